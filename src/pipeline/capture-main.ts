@@ -1,0 +1,51 @@
+// Entry point of a task's capture thread (dispatch mode): runs the capturer
+// and hands every frame to the Dispatcher. Off the main thread, so that the
+// daemon's control plane never sits on the per-packet path.
+import { parentPort, workerData } from 'node:worker_threads';
+import '../plugins/index.ts';
+import { lookupPlugin } from '../plugin/registry.ts';
+import { ControlBlock } from './control-block.ts';
+import { Dispatcher } from './dispatcher.ts';
+import type { CaptureMessage, CaptureThreadData } from './messages.ts';
+import { captureConfigOf } from '../task/capture-config.ts';
+
+const data = workerData as CaptureThreadData;
+const port = parentPort!;
+const post = (m: CaptureMessage) => port.postMessage(m);
+
+async function main(): Promise<void> {
+  const control = new ControlBlock(data.control);
+  const capturer = lookupPlugin('capturer', data.task.capture.name)();
+  const dispatcher = new Dispatcher(data.rings, data.decoder, data.lossless);
+  const timer = setInterval(() => {
+    if (control.stopping) void capturer.stop();
+    dispatcher.notifyAll();
+    post({ type: 'stats', stats: capturer.stats(), progress: capturer.progress(), channelDrops: dispatcher.channelDrops });
+  }, 200);
+  let error: { message: string; code?: string } | undefined;
+  try {
+    await capturer.init(captureConfigOf(data.task), {
+      taskId: data.task.id,
+      workerIndex: -1,
+      agent: data.agent,
+      log: () => {},
+    });
+    await capturer.run(dispatcher);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    error = { message: err.message, ...(err.code ? { code: err.code } : {}) };
+  } finally {
+    clearInterval(timer);
+    dispatcher.close();
+    await capturer.stop();
+  }
+  post({
+    type: 'done',
+    stats: capturer.stats(),
+    progress: capturer.progress(),
+    channelDrops: dispatcher.channelDrops,
+    ...(error ? { error } : {}),
+  });
+}
+
+void main();

@@ -1,0 +1,135 @@
+// The task's sender (DESIGN sections 2 and 6): takes record batches from the
+// pipeline workers and hands them to every reporter, each through its own
+// bounded send buffer. A slow reporter costs its own oldest records (drop
+// head, counted), never another reporter's and never the capture.
+//
+// For file captures the run is lossless instead: `enqueue` resolves only when
+// every reporter has taken the batch, and the workers wait for that.
+import type { OutputRecord } from '../core/record.ts';
+import type { Reporter } from '../plugin/interfaces.ts';
+
+interface Lane {
+  name: string;
+  reporter: Reporter;
+  /** Queued batches, oldest first; `head` is how far the first one was consumed. */
+  queue: OutputRecord[][];
+  head: number;
+  queued: number;
+  bufferDrops: number;
+  sent: number;
+  pumping: boolean;
+  /** Resolvers waiting for this lane to empty. */
+  idle: (() => void)[];
+}
+
+export interface SenderStats {
+  name: string;
+  queued: number;
+  usage: number;
+  bufferDrops: number;
+  sent: number;
+}
+
+export class Sender {
+  private readonly lanes: Lane[];
+
+  constructor(
+    reporters: { name: string; reporter: Reporter }[],
+    private readonly capacity: number,
+    private readonly batchSize: number,
+    private readonly lossless: boolean,
+    private readonly onError: (reporter: string, err: Error) => void,
+  ) {
+    this.lanes = reporters.map((r) => ({
+      name: r.name,
+      reporter: r.reporter,
+      queue: [],
+      head: 0,
+      queued: 0,
+      bufferDrops: 0,
+      sent: 0,
+      pumping: false,
+      idle: [],
+    }));
+  }
+
+  /** Queues a batch for every reporter. Lossless: resolves once all reporters took it. */
+  enqueue(batch: OutputRecord[]): Promise<void> | undefined {
+    for (const lane of this.lanes) {
+      lane.queue.push(batch);
+      lane.queued += batch.length;
+      if (!this.lossless) this.trim(lane);
+      if (!lane.pumping) void this.pump(lane);
+    }
+    return this.lossless ? this.drain() : undefined;
+  }
+
+  /** Drop-head: the oldest records go first, since the newest are worth more. */
+  private trim(lane: Lane): void {
+    while (lane.queued > this.capacity) {
+      const first = lane.queue[0]!;
+      const excess = lane.queued - this.capacity;
+      const avail = first.length - lane.head;
+      const n = Math.min(excess, avail);
+      lane.head += n;
+      lane.queued -= n;
+      lane.bufferDrops += n;
+      if (lane.head >= first.length) {
+        lane.queue.shift();
+        lane.head = 0;
+      }
+    }
+  }
+
+  private take(lane: Lane): OutputRecord[] {
+    const first = lane.queue[0]!;
+    const n = Math.min(this.batchSize, first.length - lane.head);
+    const out = lane.head === 0 && n === first.length ? first : first.slice(lane.head, lane.head + n);
+    lane.head += n;
+    lane.queued -= n;
+    if (lane.head >= first.length) {
+      lane.queue.shift();
+      lane.head = 0;
+    }
+    return out;
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    lane.pumping = true;
+    try {
+      while (lane.queued > 0) {
+        const batch = this.take(lane);
+        try {
+          await lane.reporter.report(batch);
+          lane.sent += batch.length;
+        } catch (e) {
+          // Reporters count their own drops; an escaped error must not stop the lane.
+          this.onError(lane.name, e as Error);
+        }
+      }
+    } finally {
+      lane.pumping = false;
+      const waiters = lane.idle.splice(0);
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves when every lane is empty. */
+  async drain(): Promise<void> {
+    await Promise.all(
+      this.lanes.map((lane) =>
+        lane.queued === 0 && !lane.pumping ? undefined : new Promise<void>((r) => lane.idle.push(r)),
+      ),
+    );
+  }
+
+  stats(): SenderStats[] {
+    return this.lanes.map((l) => ({
+      name: l.name,
+      queued: l.queued,
+      usage: l.queued / this.capacity,
+      bufferDrops: l.bufferDrops,
+      sent: l.sent,
+    }));
+  }
+}

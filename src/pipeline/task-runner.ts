@@ -1,0 +1,254 @@
+// Runs one task: assembles it in the phases of DESIGN section 4 (validate ->
+// resolve every factory -> construct -> init -> wire -> start: reporters,
+// sender, pipelines, capturer last) and stops it the other way round
+// (capturer, pipelines, sender, reporter flush). Lives on the main thread;
+// the per-packet work happens in the capture and pipeline threads.
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { GlobalConfig } from '../config/global-schema.ts';
+import type { OutputRecord, PayloadForms } from '../core/record.ts';
+import type { DecoderConfig } from '../decoder/api.ts';
+import type { CaptureStats, PluginContext, Reporter } from '../plugin/interfaces.ts';
+import { lookupPlugin } from '../plugin/registry.ts';
+import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
+import type { TaskConfig } from '../task/task-schema.ts';
+import { ControlBlock, createControlBlock } from './control-block.ts';
+import { createFrameRing, type FrameRingShared } from './frame-ring.ts';
+import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerMessage } from './messages.ts';
+import { Sender, type SenderStats } from './sender.ts';
+import { mergeSnapshots, type PipelineTotals } from './totals.ts';
+import '../plugins/index.ts';
+
+export interface TaskSummary {
+  taskId: string;
+  workers: number;
+  elapsedSec: number;
+  capture: CaptureStats & { channelDrops: number };
+  pipelines: PipelineTotals;
+  sender: SenderStats[];
+  reporters: ({ name: string } & ReturnType<Reporter['stats']>)[];
+  /** Set when the capture ended on an error (e.g. a damaged file): what came before was still processed. */
+  error: string | null;
+}
+
+export interface TaskRunnerOptions {
+  task: TaskConfig;
+  global: GlobalConfig;
+  agent: string;
+  log: PluginContext['log'];
+}
+
+export function decoderConfigOf(g: GlobalConfig): DecoderConfig {
+  const d = g.otus.core.decoder;
+  return {
+    tunnel: { ...d.tunnel },
+    ipReassembly: { timeoutSec: d.ip_reassembly.timeout, maxFragments: d.ip_reassembly.max_fragments },
+  };
+}
+
+/** Which payload forms the reporters will ask for, so workers serialise only those. */
+function payloadFormsOf(task: TaskConfig): PayloadForms {
+  let json = false;
+  let binary = false;
+  for (const r of task.reporters) {
+    const ser = (r.config['serialization'] as string | undefined) ?? 'json';
+    if (r.name === 'hep') binary = true;
+    else if (r.name === 'kafka' && ser === 'binary') binary = true;
+    else json = true;
+  }
+  return { json, binary };
+}
+
+export function workerCountOf(task: TaskConfig, g: GlobalConfig): number {
+  const cap = g.otus.resources.max_workers || os.availableParallelism();
+  return Math.max(1, Math.min(task.workers || os.availableParallelism(), cap));
+}
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+export class TaskRunner {
+  readonly task: TaskConfig;
+  readonly workers: number;
+  private readonly o: TaskRunnerOptions;
+  private readonly control: ControlBlock;
+  private readonly controlSab: SharedArrayBuffer;
+  private reporters: { name: string; reporter: Reporter }[] = [];
+  private sender!: Sender;
+  private pipelineThreads: Worker[] = [];
+  private captureThread: Worker | null = null;
+  private snapshots = new Map<number, PipelineSnapshot>();
+  private captureStats: CaptureMessage | null = null;
+  private startedAt = 0;
+  private captureError: string | null = null;
+  private workerError: Error | null = null;
+  private finished: Promise<TaskSummary> | null = null;
+  private resolveCaptureDone!: () => void;
+  private readonly captureDone = new Promise<void>((r) => (this.resolveCaptureDone = r));
+  private workersDone: Promise<void>[] = [];
+
+  constructor(o: TaskRunnerOptions) {
+    this.o = o;
+    this.task = o.task;
+    this.workers = workerCountOf(o.task, o.global);
+    this.controlSab = createControlBlock(this.workers);
+    this.control = new ControlBlock(this.controlSab);
+  }
+
+  /** True for finite sources (files): nothing may be dropped, the run waits instead. */
+  get lossless(): boolean {
+    return this.task.capture.file !== undefined || this.task.capture.name === 'pcap';
+  }
+
+  async start(): Promise<void> {
+    const t = this.task;
+    // Resolve every factory before constructing anything.
+    lookupPlugin('capturer', t.capture.name);
+    resolveFactories('parser', t.parsers);
+    resolveFactories('processor', t.processors);
+    resolveFactories('reporter', t.reporters);
+
+    const ctx: PluginContext = { taskId: t.id, workerIndex: -1, agent: this.o.agent, log: this.o.log };
+    const reporters = await buildPlugins('reporter', t.reporters, ctx);
+    this.reporters = reporters.map((reporter, i) => ({ name: t.reporters[i]!.name, reporter }));
+    for (const r of this.reporters) await r.reporter.start();
+    const bp = this.o.global.otus.backpressure;
+    this.sender = new Sender(this.reporters, bp.send_buffer.capacity, bp.send_buffer.batch_size, this.lossless, (name, err) =>
+      this.o.log('error', `reporter ${name} failed`, { error: err.message }),
+    );
+
+    this.startedAt = performance.now();
+    const decoder = decoderConfigOf(this.o.global);
+    const forms = payloadFormsOf(t);
+    const rings: FrameRingShared[] = [];
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < this.workers; i++) {
+      const ring = createFrameRing(bp.pipeline_channel.capacity_bytes);
+      rings.push(ring);
+      const wd: PipelineWorkerData = {
+        index: i,
+        agent: this.o.agent,
+        task: t,
+        decoder,
+        forms,
+        ring,
+        control: this.controlSab,
+        lossless: this.lossless,
+        batchSize: bp.send_buffer.batch_size,
+      };
+      const w = new Worker(new URL(`./worker-main${ext}`, import.meta.url), { workerData: wd, name: `otus-pipeline-${i}` });
+      this.pipelineThreads.push(w);
+      ready.push(new Promise<void>((r) => w.once('online', () => r())));
+      this.workersDone.push(this.watchWorker(w, i));
+    }
+    await Promise.all(ready);
+
+    const cd: CaptureThreadData = { task: t, agent: this.o.agent, decoder, rings, control: this.controlSab, lossless: this.lossless };
+    const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
+    this.captureThread = cw;
+    cw.on('message', (m: CaptureMessage) => {
+      this.captureStats = m;
+      if (m.type === 'done') {
+        if (m.error) this.captureError = m.error.message;
+        this.resolveCaptureDone();
+      }
+    });
+    cw.on('error', (e) => {
+      this.captureError = e.message;
+      this.resolveCaptureDone();
+    });
+    cw.on('exit', () => this.resolveCaptureDone());
+  }
+
+  private watchWorker(w: Worker, index: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      w.on('message', (m: WorkerMessage | { type: 'log'; level: 'info'; msg: string }) => {
+        switch (m.type) {
+          case 'records':
+            this.onRecords(index, m.records);
+            break;
+          case 'stats':
+            this.snapshots.set(index, m.snapshot);
+            break;
+          case 'done':
+            this.snapshots.set(index, m.snapshot);
+            resolve();
+            break;
+          case 'error':
+            this.workerError ??= new Error(`pipeline ${index}: ${m.message}`);
+            this.control.stop();
+            resolve();
+            break;
+          case 'log':
+            this.o.log(m.level, m.msg, { worker: index });
+            break;
+        }
+      });
+      w.on('error', (e) => {
+        this.workerError ??= new Error(`pipeline ${index}: ${e.message}`);
+        this.control.stop();
+        resolve();
+      });
+      w.on('exit', () => resolve());
+    });
+  }
+
+  private onRecords(index: number, records: OutputRecord[]): void {
+    const done = this.sender.enqueue(records);
+    if (done) void done.then(() => this.control.releasePending(index));
+    else this.control.releasePending(index);
+  }
+
+  /** Resolves when the source is exhausted (files) and everything was flushed. */
+  wait(): Promise<TaskSummary> {
+    this.finished ??= this.captureDone.then(() => {
+      // Nothing more will enter the rings: workers drain what is there, then end.
+      this.control.stop();
+      return this.finish();
+    });
+    return this.finished;
+  }
+
+  /** Stops in order: capturer, pipelines (drained), sender, reporters. */
+  stop(): Promise<TaskSummary> {
+    this.control.stop();
+    return this.wait();
+  }
+
+  private async finish(): Promise<TaskSummary> {
+    // The capture thread closed the rings; workers drain them and finish.
+    await Promise.all(this.workersDone);
+    await this.sender.drain();
+    for (const r of this.reporters) {
+      try {
+        await r.reporter.stop();
+      } catch (e) {
+        this.o.log('error', `reporter ${r.name} failed to stop`, { error: (e as Error).message });
+      }
+    }
+    await Promise.all([...this.pipelineThreads, ...(this.captureThread ? [this.captureThread] : [])].map((w) => w.terminate()));
+    if (this.workerError) throw this.workerError;
+    return this.summary();
+  }
+
+  /** Live figures (progress bar, metrics, `task status`). */
+  summary(): TaskSummary {
+    const cs = this.captureStats;
+    return {
+      taskId: this.task.id,
+      workers: this.workers,
+      elapsedSec: (performance.now() - this.startedAt) / 1000,
+      capture: {
+        ...(cs?.stats ?? { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 }),
+        channelDrops: cs?.channelDrops ?? 0,
+      },
+      pipelines: mergeSnapshots([...this.snapshots.values()]),
+      sender: this.sender.stats(),
+      reporters: this.reporters.map((r) => ({ name: r.name, ...r.reporter.stats() })),
+      error: this.captureError,
+    };
+  }
+
+  progress(): number | null {
+    return this.captureStats?.progress ?? null;
+  }
+}

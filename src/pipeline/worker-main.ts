@@ -1,0 +1,106 @@
+// Entry point of a pipeline worker thread (dispatch mode): drains its frame
+// ring through a Pipeline and posts record batches to the task's sender.
+// The loop is synchronous and steered through shared memory, so the worker
+// never yields per packet.
+import { parentPort, workerData } from 'node:worker_threads';
+import { newRawPacket, type RawPacket } from '../core/packet.ts';
+import type { OutputRecord } from '../core/record.ts';
+import '../plugins/index.ts';
+import { buildPlugins } from '../task/build-plugins.ts';
+import { ControlBlock } from './control-block.ts';
+import { FrameRingReader } from './frame-ring.ts';
+import type { PipelineSnapshot, PipelineWorkerData, WorkerMessage } from './messages.ts';
+import { PIPELINE_COUNTERS, Pipeline } from './pipeline.ts';
+import type { Parser } from '../plugin/interfaces.ts';
+
+const MAX_PENDING_BATCHES = 8;
+const FLUSH_MS = 20;
+const STATS_MS = 500;
+
+const data = workerData as PipelineWorkerData;
+const port = parentPort!;
+const post = (m: WorkerMessage) => port.postMessage(m);
+
+function snapshot(p: Pipeline, parsers: Parser[], reader: FrameRingReader): PipelineSnapshot {
+  const counters: Record<string, number> = {};
+  PIPELINE_COUNTERS.forEach((n, i) => (counters[n] = p.counters[i]!));
+  const parsed: Record<string, number> = {};
+  const parserStats: Record<string, Record<string, number>> = {};
+  data.task.parsers.forEach((ref, i) => {
+    parsed[ref.name] = p.parsed[i]!;
+    parserStats[ref.name] = parsers[i]!.stats();
+  });
+  return {
+    index: data.index,
+    counters,
+    decodeErrors: p.decoder.stats.errorsByReason(),
+    decoder: p.decoder.stats.summary(),
+    parsed,
+    parserStats,
+    channelUsage: reader.usage(),
+  };
+}
+
+async function main(): Promise<void> {
+  const ctx = {
+    taskId: data.task.id,
+    workerIndex: data.index,
+    agent: data.agent,
+    log: (level: string, msg: string) => port.postMessage({ type: 'log', level, msg }),
+  };
+  const parsers = await buildPlugins('parser', data.task.parsers, ctx);
+  const processors = await buildPlugins('processor', data.task.processors, ctx);
+  const control = new ControlBlock(data.control);
+  const reader = new FrameRingReader(data.ring);
+
+  let batch: OutputRecord[] = [];
+  const pipeline = new Pipeline({
+    decoder: data.decoder,
+    parsers,
+    processors,
+    unmatchedPolicy: data.task.unmatched_policy,
+    forms: data.forms,
+    emit: (rec) => batch.push(rec),
+  });
+
+  const flush = () => {
+    if (batch.length === 0) return;
+    if (data.lossless) {
+      while (control.pending(data.index) >= MAX_PENDING_BATCHES && !control.stopping) {
+        control.waitPendingBelow(data.index, MAX_PENDING_BATCHES, 50);
+      }
+    }
+    control.addPending(data.index);
+    post({ type: 'records', index: data.index, records: batch });
+    batch = [];
+  };
+
+  const raw: RawPacket = newRawPacket();
+  const handle = (pkt: RawPacket, frameNo: number) => pipeline.handle(pkt, frameNo);
+  let lastFlush = Date.now();
+  let lastStats = lastFlush;
+  for (;;) {
+    const n = reader.drain(raw, 512, handle);
+    const now = Date.now();
+    if (batch.length >= data.batchSize || (batch.length > 0 && (n === 0 || now - lastFlush >= FLUSH_MS))) {
+      flush();
+      lastFlush = now;
+    }
+    if (now - lastStats >= STATS_MS) {
+      post({ type: 'stats', snapshot: snapshot(pipeline, parsers, reader) });
+      lastStats = now;
+    }
+    if (n === 0) {
+      if (reader.isFinished() || control.stopping) break;
+      reader.waitForData(5);
+    }
+  }
+  flush();
+  for (const p of parsers) p.stop?.();
+  post({ type: 'done', snapshot: snapshot(pipeline, parsers, reader) });
+}
+
+main().catch((e: unknown) => {
+  const err = e as Error & { code?: string };
+  post({ type: 'error', message: err.message, ...(err.code ? { code: err.code } : {}) });
+});
