@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sender } from '../../src/pipeline/sender.ts';
+import type { OutputRecord } from '../../src/core/record.ts';
+import type { Reporter } from '../../src/plugin/interfaces.ts';
+
+function rec(i: number): OutputRecord {
+  return {
+    tsSec: i,
+    tsNsec: 0,
+    frameNo: i,
+    protocol: 'raw',
+    flow: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 1, dstPort: 2, proto: 17 },
+    net: { ipVersion: 4, vlans: [], tunnel: null, fragmented: false, ttl: 64 },
+    labels: {},
+  };
+}
+
+/** A reporter that holds every batch until released, to simulate a stalled downstream. */
+class GateReporter implements Reporter {
+  got: number[] = [];
+  private gate: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  init() {}
+  async start() {}
+  async report(batch: readonly OutputRecord[]) {
+    await this.gate;
+    for (const r of batch) this.got.push(r.frameNo);
+  }
+  async stop() {}
+  stats() {
+    return { reported: this.got.length, timeoutDrops: 0, errorDrops: 0 };
+  }
+}
+
+test('a stalled reporter loses its oldest records (drop head), counted; another reporter loses nothing', async () => {
+  const slow = new GateReporter();
+  const fast = new GateReporter();
+  fast.open();
+  const s = new Sender([{ name: 'slow', reporter: slow }, { name: 'fast', reporter: fast }], 100, 10, false, () => {});
+  for (let b = 0; b < 30; b++) s.enqueue(Array.from({ length: 10 }, (_, i) => rec(b * 10 + i + 1)));
+  await new Promise((r) => setImmediate(r));
+  const st = s.stats();
+  // The slow lane took its first batch (10) before stalling, then buffered at most 100.
+  assert.equal(st[0]!.queued, 100);
+  assert.equal(st[0]!.bufferDrops, 300 - 10 - 100);
+  assert.equal(st[1]!.bufferDrops, 0);
+  slow.open();
+  await s.drain();
+  assert.equal(slow.got.length, 110);
+  // What survived is the first batch in flight and then the newest 100.
+  assert.deepEqual(slow.got.slice(10), Array.from({ length: 100 }, (_, i) => 201 + i));
+  assert.equal(fast.got.length, 300);
+  const total = s.stats()[0]!;
+  assert.equal(total.sent + total.bufferDrops, 300);
+});
+
+test('lossless mode never drops and resolves when every reporter took the batch', async () => {
+  const r = new GateReporter();
+  const s = new Sender([{ name: 'r', reporter: r }], 5, 3, true, () => {});
+  let done = false;
+  const p = s.enqueue(Array.from({ length: 20 }, (_, i) => rec(i + 1)))!;
+  void p.then(() => (done = true));
+  await new Promise((res) => setImmediate(res));
+  assert.equal(done, false);
+  r.open();
+  await p;
+  assert.equal(r.got.length, 20);
+  assert.equal(s.stats()[0]!.bufferDrops, 0);
+});
+
+test('a reporter that throws does not stop its lane', async () => {
+  let calls = 0;
+  const errors: string[] = [];
+  const bad: Reporter = {
+    init() {},
+    async start() {},
+    async report() {
+      calls++;
+      throw new Error('boom');
+    },
+    async stop() {},
+    stats: () => ({ reported: 0, timeoutDrops: 0, errorDrops: 0 }),
+  };
+  const s = new Sender([{ name: 'bad', reporter: bad }], 100, 2, false, (n, e) => errors.push(`${n}:${e.message}`));
+  s.enqueue([rec(1), rec(2), rec(3)]);
+  await s.drain();
+  assert.equal(calls, 2);
+  assert.deepEqual(errors, ['bad:boom', 'bad:boom']);
+});
