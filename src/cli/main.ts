@@ -2,6 +2,7 @@
 // only wires them to commander and turns errors into messages and exit codes.
 import { Command, Option } from 'commander';
 import { OtusError } from '../core/errors.ts';
+import { registerDaemonCommands } from './register-daemon.ts';
 import { runCommand } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
 
@@ -31,6 +32,8 @@ program
   .action((opts) => {
     process.exitCode = validateCommand(opts);
   });
+
+registerDaemonCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof OtusError) {
