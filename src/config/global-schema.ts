@@ -130,6 +130,11 @@ export const globalConfigSchema = z.strictObject({
           gap_timeout: duration('5s'),
         }),
       }),
+      // The per-task FlowRegistry shared by the workers (ADR-008): endpoints
+      // registered from SDP. Fixed size, allocated once per task.
+      flow_registry: obj({
+        capacity: positiveInt.max(1 << 20).default(65536),
+      }),
     }),
     log: obj({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

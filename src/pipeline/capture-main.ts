@@ -8,6 +8,7 @@ import { ControlBlock } from './control-block.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { CaptureMessage, CaptureThreadData } from './messages.ts';
 import { captureConfigOf } from '../task/capture-config.ts';
+import { buildPlugins } from '../task/build-plugins.ts';
 
 const data = workerData as CaptureThreadData;
 const port = parentPort!;
@@ -16,7 +17,12 @@ const post = (m: CaptureMessage) => port.postMessage(m);
 async function main(): Promise<void> {
   const control = new ControlBlock(data.control);
   const capturer = lookupPlugin('capturer', data.task.capture.name)();
-  const dispatcher = new Dispatcher(data.rings, data.decoder, data.lossless);
+  // The task's signalling parsers, built here only to recognise the frames
+  // that must be handled before later ones (see Dispatcher.barrierFor).
+  const ctx = { taskId: data.task.id, workerIndex: -1, agent: data.agent, log: () => {} };
+  const signalling =
+    data.rings.length > 1 ? (await buildPlugins('parser', data.task.parsers, ctx)).filter((p) => p.registersFlows === true) : [];
+  const dispatcher = new Dispatcher(data.rings, data.decoder, data.lossless, signalling, control);
   const timer = setInterval(() => {
     if (control.stopping) void capturer.stop();
     dispatcher.notifyAll();

@@ -2,16 +2,51 @@
 // threads without messages: a stop flag, and per worker the number of record
 // batches posted but not yet taken by the sender (for lossless file runs).
 export const CTRL_STOP = 0;
-const CTRL_PENDING_BASE = 1;
+/** Set when a thread failed: nobody may wait for another thread any more. */
+const CTRL_ABORT = 1;
+const CTRL_PENDING_BASE = 2;
 
 export function createControlBlock(workers: number): SharedArrayBuffer {
-  return new SharedArrayBuffer((CTRL_PENDING_BASE + workers) * 4);
+  // stop flag, then per worker: pending batches, then per worker: last frame handled
+  return new SharedArrayBuffer((CTRL_PENDING_BASE + 2 * workers) * 4);
 }
 
 export class ControlBlock {
   readonly words: Int32Array;
+  private readonly progressBase: number;
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
+    this.progressBase = CTRL_PENDING_BASE + ((this.words.length - CTRL_PENDING_BASE) >> 1);
+  }
+
+  /** Records that `worker` has handled frame `frameNo` (low 32 bits kept; compared with wrap-around). */
+  setProgress(worker: number, frameNo: number): void {
+    Atomics.store(this.words, this.progressBase + worker, frameNo | 0);
+  }
+
+  /** True once `worker` has handled frame `frameNo`. */
+  progressed(worker: number, frameNo: number): boolean {
+    return ((Atomics.load(this.words, this.progressBase + worker) - (frameNo | 0)) | 0) >= 0;
+  }
+
+  /** Wakes workers waiting on `worker`'s progress (once per batch, not per frame). */
+  notifyProgress(worker: number): void {
+    Atomics.notify(this.words, this.progressBase + worker);
+  }
+
+  /**
+   * Blocks until `worker` has handled frame `frameNo` (low 32 bits), or the
+   * task aborts. A stop does not end the wait: after a stop every worker
+   * still drains its ring in order, so the frame awaited is handled. Frames are handled in order, so a worker's last handled
+   * frame number says every earlier one it was given is done.
+   */
+  waitProgress(worker: number, frameNo: number): void {
+    const i = this.progressBase + worker;
+    for (;;) {
+      const cur = Atomics.load(this.words, i);
+      if (((cur - (frameNo | 0)) | 0) >= 0 || this.aborted) return;
+      Atomics.wait(this.words, i, cur, 1);
+    }
   }
   get stopping(): boolean {
     return Atomics.load(this.words, CTRL_STOP) !== 0;
@@ -19,6 +54,15 @@ export class ControlBlock {
   stop(): void {
     Atomics.store(this.words, CTRL_STOP, 1);
     Atomics.notify(this.words, CTRL_STOP);
+  }
+  get aborted(): boolean {
+    return Atomics.load(this.words, CTRL_ABORT) !== 0;
+  }
+  /** A thread failed: stop, and release every thread waiting on another. */
+  abort(): void {
+    Atomics.store(this.words, CTRL_ABORT, 1);
+    this.stop();
+    for (let i = CTRL_PENDING_BASE; i < this.words.length; i++) Atomics.notify(this.words, i);
   }
   pending(worker: number): number {
     return Atomics.load(this.words, CTRL_PENDING_BASE + worker);

@@ -3,7 +3,8 @@
 // to find the flow; the worker decodes again and does the real work (a decode
 // is cheap next to parsing, and it keeps workers independent of the reader).
 import { DecodedPacket, type RawPacket } from '../core/packet.ts';
-import type { CaptureSink } from '../plugin/interfaces.ts';
+import type { CaptureSink, Parser } from '../plugin/interfaces.ts';
+import type { ControlBlock } from './control-block.ts';
 import { Decoder } from '../decoder/decoder.ts';
 import { DecodeResult, type DecoderConfig } from '../decoder/api.ts';
 import { FrameRingWriter, type FrameRingShared } from './frame-ring.ts';
@@ -22,14 +23,22 @@ export class Dispatcher implements CaptureSink {
   /** Frames larger than a ring can carry (never happens with sane ring sizes). */
   oversize = 0;
 
+  /** Per worker: frame number of the last signalling frame it was given, -1 once it is handled. */
+  private readonly lastSignal: Float64Array;
+  private isSignal = false;
+
   constructor(
     rings: FrameRingShared[],
     decoderConfig: DecoderConfig,
     /** Files: refuse (and get the same frame again later) instead of dropping. */
     private readonly lossless: boolean,
+    /** Parsers that register flows (SIP): the frames they can handle become ordering barriers. */
+    private readonly signalling: Parser[] = [],
+    private readonly control: ControlBlock | null = null,
   ) {
     this.writers = rings.map((r) => new FrameRingWriter(r));
     this.decoder = new Decoder(decoderConfig);
+    this.lastSignal = new Float64Array(rings.length).fill(-1);
   }
 
   /** Which worker a frame belongs to. */
@@ -43,7 +52,35 @@ export class Dispatcher implements CaptureSink {
       return fragmentGroupHash(this.pkt) % n;
     }
     if (r !== DecodeResult.OK) return 0;
+    const sig = this.signalling;
+    for (let i = 0; i < sig.length; i++) {
+      if (sig[i]!.canHandle(this.pkt)) {
+        this.isSignal = true;
+        break;
+      }
+    }
     return flowHash(this.pkt) % n;
+  }
+
+  /**
+   * The ordering barrier for a frame going to worker `t`: the most recent
+   * signalling frame given to another worker and not yet handled there. The
+   * worker waits for it, so the flows it registers exist before any later
+   * frame is looked up (DESIGN section 2: a registration is seen by every
+   * worker before the media can arrive).
+   */
+  private barrierFor(t: number): number {
+    const last = this.lastSignal;
+    let best = -1;
+    for (let w = 0; w < last.length; w++) {
+      if (w === t || last[w]! < 0) continue;
+      if (this.control !== null && this.control.progressed(w, last[w]!)) {
+        last[w] = -1;
+        continue;
+      }
+      if (best < 0 || last[w]! > last[best]!) best = w;
+    }
+    return best;
   }
 
   private target = -1;
@@ -58,18 +95,29 @@ export class Dispatcher implements CaptureSink {
     if (raw.data.length > w.maxFrame) {
       this.oversize++;
       this.target = -1;
+      this.isSignal = false;
       return true;
     }
-    if (!w.push(raw, this.frameNo)) {
+    const bw = this.lastSignalAny ? this.barrierFor(this.target) : -1;
+    if (!w.push(raw, this.frameNo, bw, bw >= 0 ? this.lastSignal[bw]! : 0)) {
       if (this.lossless) return false;
       this.channelDrops++;
       this.target = -1;
+      this.isSignal = false;
       return true;
+    }
+    if (this.isSignal) {
+      this.lastSignal[this.target] = this.frameNo;
+      this.lastSignalAny = true;
+      this.isSignal = false;
     }
     this.target = -1;
     if (++this.sinceNotify >= NOTIFY_EVERY) this.notifyAll();
     return true;
   }
+
+  /** Whether any signalling frame was dispatched yet (spares the barrier scan until one is). */
+  private lastSignalAny = false;
 
   /** Resolves when the ring that refused the last frame has room again. */
   async ready(): Promise<void> {

@@ -3,7 +3,7 @@
 // message (and a copy of a message) per packet.
 //
 // Layout: a control Int32Array (read index, write index, flags, waiters) and a
-// data area. Each record is a 28-byte header followed by the frame bytes,
+// data area. Each record is a 36-byte header followed by the frame bytes,
 // padded to 8 bytes. A record never wraps: when it does not fit before the end,
 // the producer writes a WRAP marker and starts again at 0. One 8-byte gap is
 // always kept free so that read === write means empty.
@@ -14,7 +14,9 @@ const CTRL_WRITE = 1;
 const CTRL_CLOSED = 2; // producer finished: no more records will come
 const CTRL_WORDS = 4;
 
-const HDR = 28; // len u32, origLen u32, tsSec u32, tsNsec u32, frameNo (2 x u32), linkType u16, ifIndex u16
+/** Record header: len u32, origLen u32, tsSec u32, tsNsec u32, frameNo (2 x u32), linkType u16, ifIndex u16, barrier worker i32, barrier frame u32. */
+export const RECORD_HEADER_BYTES = 36;
+const HDR = RECORD_HEADER_BYTES;
 const WRAP = 0xffffffff;
 
 export interface FrameRingShared {
@@ -51,7 +53,7 @@ export class FrameRingWriter {
   }
 
   /** Writes one frame; false when the ring is full (the caller waits or drops). */
-  push(pkt: RawPacket, frameNo: number): boolean {
+  push(pkt: RawPacket, frameNo: number, barrierWorker = -1, barrierFrame = 0): boolean {
     const len = pkt.data.length;
     const need = align8(HDR + len);
     const size = this.size;
@@ -75,6 +77,8 @@ export class FrameRingWriter {
     v.setUint32(write + 20, Math.floor(frameNo / 0x100000000), true);
     v.setUint16(write + 24, pkt.linkType, true);
     v.setUint16(write + 26, pkt.ifIndex, true);
+    v.setInt32(write + 28, barrierWorker, true);
+    v.setUint32(write + 32, barrierFrame >>> 0, true);
     this.bytes.set(pkt.data, write + HDR);
     let next = write + need;
     if (next >= size) next = 0;
@@ -115,6 +119,12 @@ export class FrameRingReader {
   private readonly size: number;
   /** Frame number of the record last read. */
   frameNo = 0;
+  /**
+   * Ordering barrier of the record being handled: the worker that must have
+   * handled frame `barrierFrame` (low 32 bits) first, or -1 for none.
+   */
+  barrierWorker = -1;
+  barrierFrame = 0;
 
   constructor(shared: FrameRingShared) {
     this.ctrl = new Int32Array(shared.control);
@@ -144,6 +154,8 @@ export class FrameRingReader {
       const frameNo = v.getUint32(read + 16, true) + v.getUint32(read + 20, true) * 0x100000000;
       pkt.linkType = v.getUint16(read + 24, true);
       pkt.ifIndex = v.getUint16(read + 26, true);
+      this.barrierWorker = v.getInt32(read + 28, true);
+      this.barrierFrame = v.getUint32(read + 32, true);
       pkt.data = this.bytes.subarray(read + HDR, read + HDR + len);
       each(pkt, frameNo);
       read += align8(HDR + len);

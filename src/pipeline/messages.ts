@@ -13,6 +13,8 @@ export interface PipelineWorkerData {
   forms: PayloadForms;
   ring: FrameRingShared;
   control: SharedArrayBuffer;
+  /** The task's SharedFlowRegistry memory (SharedFlowRegistry.attach). */
+  flowRegistry: SharedArrayBuffer;
   /** Files: wait for the sender instead of dropping. */
   lossless: boolean;
   batchSize: number;
@@ -29,6 +31,7 @@ export interface PipelineSnapshot {
 }
 
 export type WorkerMessage =
+  | { type: 'ready'; index: number }
   | { type: 'records'; index: number; records: OutputRecord[] }
   | { type: 'stats'; snapshot: PipelineSnapshot }
   | { type: 'done'; snapshot: PipelineSnapshot }

@@ -10,6 +10,7 @@ import type { OutputRecord, PayloadForms } from '../core/record.ts';
 import type { DecoderConfig } from '../decoder/api.ts';
 import type { CaptureStats, PluginContext, Reporter } from '../plugin/interfaces.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
+import { OtusError } from '../core/errors.ts';
 import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
 import { ControlBlock, createControlBlock } from './control-block.ts';
@@ -17,6 +18,7 @@ import { createFrameRing, type FrameRingShared } from './frame-ring.ts';
 import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerMessage } from './messages.ts';
 import { Sender, type SenderStats } from './sender.ts';
 import { mergeSnapshots, type PipelineTotals } from './totals.ts';
+import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
 import '../plugins/index.ts';
 
 export interface TaskSummary {
@@ -119,6 +121,7 @@ export class TaskRunner {
     this.startedAt = performance.now();
     const decoder = decoderConfigOf(this.o.global);
     const forms = payloadFormsOf(t);
+    const registry = SharedFlowRegistry.create(this.o.global.otus.core.flow_registry.capacity);
     const rings: FrameRingShared[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.workers; i++) {
@@ -132,15 +135,22 @@ export class TaskRunner {
         forms,
         ring,
         control: this.controlSab,
+        flowRegistry: registry.shared,
         lossless: this.lossless,
         batchSize: bp.send_buffer.batch_size,
       };
       const w = new Worker(new URL(`./worker-main${ext}`, import.meta.url), { workerData: wd, name: `otus-pipeline-${i}` });
       this.pipelineThreads.push(w);
-      ready.push(new Promise<void>((r) => w.once('online', () => r())));
+      ready.push(this.workerReady(w, i));
       this.workersDone.push(this.watchWorker(w, i));
     }
-    await Promise.all(ready);
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      // A worker could not build or initialise its plugins: undo what was started.
+      await this.abortStart();
+      throw e;
+    }
 
     const cd: CaptureThreadData = { task: t, agent: this.o.agent, decoder, rings, control: this.controlSab, lossless: this.lossless };
     const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
@@ -159,6 +169,42 @@ export class TaskRunner {
     cw.on('exit', () => this.resolveCaptureDone());
   }
 
+  /** Resolves when the worker has initialised its plugins; rejects if it fails or exits first. */
+  private workerReady(w: Worker, index: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onMessage = (m: WorkerMessage) => {
+        if (m.type === 'ready') done();
+        else if (m.type === 'error') done(new OtusError(`pipeline ${index}: ${m.message}`, m.code ?? 'PIPELINE_INIT'));
+      };
+      const onError = (e: Error) => done(new OtusError(`pipeline ${index}: ${e.message}`, 'PIPELINE_INIT'));
+      const onExit = (code: number) => done(new OtusError(`pipeline ${index} exited (code ${code}) before it was ready`, 'PIPELINE_INIT'));
+      const done = (err?: Error) => {
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+    });
+  }
+
+  private async abortStart(): Promise<void> {
+    this.control.abort();
+    await Promise.all(this.pipelineThreads.map((w) => w.terminate()));
+    this.pipelineThreads = [];
+    for (const r of this.reporters) {
+      try {
+        await r.reporter.stop();
+      } catch {
+        // already failing: the start error is the one to report
+      }
+    }
+    this.resolveCaptureDone();
+  }
+
   private watchWorker(w: Worker, index: number): Promise<void> {
     return new Promise<void>((resolve) => {
       w.on('message', (m: WorkerMessage | { type: 'log'; level: 'info'; msg: string }) => {
@@ -171,11 +217,14 @@ export class TaskRunner {
             break;
           case 'done':
             this.snapshots.set(index, m.snapshot);
+            this.snapshotsDone.add(index);
             resolve();
+            break;
+          case 'ready':
             break;
           case 'error':
             this.workerError ??= new Error(`pipeline ${index}: ${m.message}`);
-            this.control.stop();
+            this.control.abort();
             resolve();
             break;
           case 'log':
@@ -185,12 +234,18 @@ export class TaskRunner {
       });
       w.on('error', (e) => {
         this.workerError ??= new Error(`pipeline ${index}: ${e.message}`);
-        this.control.stop();
+        this.control.abort();
         resolve();
       });
-      w.on('exit', () => resolve());
+      w.on('exit', () => {
+        // A worker gone without saying 'done' must not leave others waiting on its progress.
+        if (!this.snapshotsDone.has(index)) this.control.abort();
+        resolve();
+      });
     });
   }
+
+  private readonly snapshotsDone = new Set<number>();
 
   private onRecords(index: number, records: OutputRecord[]): void {
     const done = this.sender.enqueue(records);
@@ -236,13 +291,13 @@ export class TaskRunner {
     return {
       taskId: this.task.id,
       workers: this.workers,
-      elapsedSec: (performance.now() - this.startedAt) / 1000,
+      elapsedSec: this.startedAt ? (performance.now() - this.startedAt) / 1000 : 0,
       capture: {
         ...(cs?.stats ?? { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 }),
         channelDrops: cs?.channelDrops ?? 0,
       },
       pipelines: mergeSnapshots([...this.snapshots.values()]),
-      sender: this.sender.stats(),
+      sender: this.sender ? this.sender.stats() : [],
       reporters: this.reporters.map((r) => ({ name: r.name, ...r.reporter.stats() })),
       error: this.captureError,
     };

@@ -12,6 +12,8 @@ import { FrameRingReader } from './frame-ring.ts';
 import type { PipelineSnapshot, PipelineWorkerData, WorkerMessage } from './messages.ts';
 import { PIPELINE_COUNTERS, Pipeline } from './pipeline.ts';
 import type { Parser } from '../plugin/interfaces.ts';
+import { isFlowRegistryAware } from '../flow/api.ts';
+import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
 
 const MAX_PENDING_BATCHES = 8;
 const FLUSH_MS = 20;
@@ -50,6 +52,10 @@ async function main(): Promise<void> {
   };
   const parsers = await buildPlugins('parser', data.task.parsers, ctx);
   const processors = await buildPlugins('processor', data.task.processors, ctx);
+  // Wire the task's FlowRegistry (created once on the main thread) into the
+  // parsers that use it, after init (DESIGN section 4).
+  const registry = SharedFlowRegistry.attach(data.flowRegistry);
+  for (const p of parsers) if (isFlowRegistryAware(p)) p.setFlowRegistry(registry);
   const control = new ControlBlock(data.control);
   const reader = new FrameRingReader(data.ring);
 
@@ -75,12 +81,21 @@ async function main(): Promise<void> {
     batch = [];
   };
 
+  // Every plugin is built and initialised: the task may start its capture.
+  post({ type: 'ready', index: data.index });
   const raw: RawPacket = newRawPacket();
-  const handle = (pkt: RawPacket, frameNo: number) => pipeline.handle(pkt, frameNo);
+  const self = data.index;
+  const handle = (pkt: RawPacket, frameNo: number) => {
+    // A frame dispatched after another worker's signalling frame waits for it (Dispatcher.barrierFor).
+    if (reader.barrierWorker >= 0) control.waitProgress(reader.barrierWorker, reader.barrierFrame);
+    pipeline.handle(pkt, frameNo);
+    control.setProgress(self, frameNo);
+  };
   let lastFlush = Date.now();
   let lastStats = lastFlush;
   for (;;) {
     const n = reader.drain(raw, 512, handle);
+    if (n > 0) control.notifyProgress(self);
     const now = Date.now();
     if (batch.length >= data.batchSize || (batch.length > 0 && (n === 0 || now - lastFlush >= FLUSH_MS))) {
       flush();

@@ -63,6 +63,13 @@ export interface Parser {
   /** Per-reason counters (malformed input etc.). */
   stats(): Record<string, number>;
   stop?(): void;
+  /**
+   * True for signalling parsers that register flows other packets are looked
+   * up by (SIP). In dispatch mode the packets they can handle become ordering
+   * barriers: no worker handles a later frame before the registering worker
+   * has handled the signalling one, so media never overtakes its call setup.
+   */
+  readonly registersFlows?: boolean;
 }
 
 // ---------------------------------------------------------------- processor

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { createFrameRing, FrameRingReader, FrameRingWriter } from '../../src/pipeline/frame-ring.ts';
+import { createFrameRing, FrameRingReader, FrameRingWriter, RECORD_HEADER_BYTES } from '../../src/pipeline/frame-ring.ts';
 import { newRawPacket } from '../../src/core/packet.ts';
 
 function frame(i: number, len: number): Uint8Array {
@@ -73,7 +73,7 @@ test('a producer and a consumer on two threads pass every frame intact', async (
   const total = 20000;
   const src = `
     const { workerData } = require('node:worker_threads');
-    const { ring, total } = workerData;
+    const { ring, total, HDR } = workerData;
     const ctrl = new Int32Array(ring.control);
     const bytes = new Uint8Array(ring.data);
     const view = new DataView(ring.data);
@@ -82,17 +82,17 @@ test('a producer and a consumer on two threads pass every frame intact', async (
     while (count < total) {
       const write = Atomics.load(ctrl, 1);
       if (read === write) { Atomics.wait(ctrl, 1, write, 5); continue; }
-      if (read + 28 > bytes.length || view.getUint32(read, true) === 0xffffffff) { read = 0; continue; }
+      if (read + HDR > bytes.length || view.getUint32(read, true) === 0xffffffff) { read = 0; continue; }
       const len = view.getUint32(read, true);
       const frameNo = view.getUint32(read + 16, true);
-      for (let k = 0; k < len; k++) if (bytes[read + 28 + k] !== ((frameNo + k) & 0xff)) bad++;
+      for (let k = 0; k < len; k++) if (bytes[read + HDR + k] !== ((frameNo + k) & 0xff)) bad++;
       sum += frameNo; count++;
-      read += (28 + len + 7) & ~7; if (read >= bytes.length) read = 0;
+      read += (HDR + len + 7) & ~7; if (read >= bytes.length) read = 0;
       Atomics.store(ctrl, 0, read); Atomics.notify(ctrl, 0);
     }
     require('node:worker_threads').parentPort.postMessage({ sum, count, bad });
   `;
-  const worker = new Worker(src, { eval: true, workerData: { ring, total } });
+  const worker = new Worker(src, { eval: true, workerData: { ring, total, HDR: RECORD_HEADER_BYTES } });
   const result = new Promise<{ sum: number; count: number; bad: number }>((res, rej) => {
     worker.once('message', res);
     worker.once('error', rej);

@@ -41,8 +41,11 @@ test('a stalled reporter loses its oldest records (drop head), counted; another 
   const fast = new GateReporter();
   fast.open();
   const s = new Sender([{ name: 'slow', reporter: slow }, { name: 'fast', reporter: fast }], 100, 10, false, () => {});
-  for (let b = 0; b < 30; b++) s.enqueue(Array.from({ length: 10 }, (_, i) => rec(b * 10 + i + 1)));
-  await new Promise((r) => setImmediate(r));
+  // Batches arrive one at a time, as worker messages do, so a lane that keeps up drains between them.
+  for (let b = 0; b < 30; b++) {
+    s.enqueue(Array.from({ length: 10 }, (_, i) => rec(b * 10 + i + 1)));
+    await new Promise((r) => setImmediate(r));
+  }
   const st = s.stats();
   // The slow lane took its first batch (10) before stalling, then buffered at most 100.
   assert.equal(st[0]!.queued, 100);

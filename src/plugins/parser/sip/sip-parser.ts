@@ -158,6 +158,8 @@ type Counter = (typeof COUNTERS)[number];
 const CI = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<Counter, number>;
 
 export class SipParser implements Parser, FlowRegistryAware {
+  /** SIP registers the media flows RTP/RTCP are looked up by: its frames are ordering barriers. */
+  readonly registersFlows = true;
   /** One byte per port: a lookup per packet without hashing. */
   private readonly ports = new Uint8Array(65536);
   private detectAnyPort = true;
@@ -302,8 +304,10 @@ export class SipParser implements Parser, FlowRegistryAware {
 
   /** Queued releases run at once (the registry outlives the parser only briefly). */
   stop(): void {
-    const reg = this.registerMedia ? this.registry : null;
-    if (reg !== null) this.tracker.flush(reg);
+    // Queued releases are not run here: the registry belongs to the task and
+    // goes with it, and other workers may still be handling the call's last
+    // packets (in a file run a worker with little SIP ends long before the
+    // one carrying the media).
     this.syncTracker();
   }
 
