@@ -78,6 +78,8 @@ export class Reassembler {
     if (!more) {
       const total = offset + len;
       if (g.total >= 0 && g.total !== total) return -1 - Reason.fragment_bad_length;
+      // A last piece that ends before bytes already received contradicts them.
+      for (const p of g.pieces) if (p.offset + p.bytes.length > total) return -1 - Reason.fragment_bad_length;
       g.total = total;
     }
     if (g.total >= 0 && offset + len > g.total) return -1 - Reason.fragment_bad_length;
