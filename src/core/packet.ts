@@ -132,8 +132,9 @@ export class DecodedPacket {
 
   // --- payload ---
   /**
-   * The buffer the payload lives in: the captured frame, or a freshly
-   * allocated buffer for a reassembled IP datagram (ADR-004b).
+   * The buffer the payload lives in: the captured frame, or the decoder's
+   * buffer holding a reassembled IP datagram (ADR-004b). Either is valid only
+   * until the next decode: copy what must be kept.
    */
   data: Uint8Array = EMPTY;
   /** Offset of the L4 payload (or of the L3 payload for protocols without a decoded L4). */

@@ -3,13 +3,14 @@
 // order and more than once. Time is packet time, so a capture file replays
 // the way it was captured. Only fragments come here: the unfragmented path
 // never allocates.
+//
+// Each group copies its pieces straight into one buffer at their place in the
+// datagram and keeps the covered ranges, so completing a datagram costs no
+// second copy: the result is a view of that buffer. Buffers of the common
+// size are recycled: a result is valid until the next add(), like everything
+// else the decoder hands out until its next decode.
 import { Reason } from './reasons.ts';
 import type { DecoderStats } from './decoder-stats.ts';
-
-interface Piece {
-  offset: number;
-  bytes: Uint8Array;
-}
 
 interface Group {
   /** Packet time (seconds) of the first piece: the timeout runs from here. */
@@ -18,8 +19,10 @@ interface Group {
   total: number;
   /** Upper-layer protocol (IPv6: next header after the fragment header of the first piece). */
   proto: number;
-  /** Pieces in arrival order: on overlap, the first arrival wins. */
-  pieces: Piece[];
+  buf: Uint8Array;
+  /** Covered byte ranges [start, end), sorted, disjoint and not adjacent. */
+  ranges: number[];
+  pieces: number;
 }
 
 /** A fragment was stored; the datagram is not complete yet. */
@@ -29,12 +32,19 @@ export const COMPLETE = 1;
 
 const MAX_DATAGRAM = 65535;
 const MAX_PIECES = 256;
+/** Group buffers of this size are pooled (most fragmented datagrams fit: SIP with a large SDP, DNS). */
+const POOLED_SIZE = 4096;
+const MAX_POOLED = 256;
 
 export class Reassembler {
   private readonly groups = new Map<string, Group>();
-  /** The reassembled payload after add() returned COMPLETE. */
+  /** The reassembled payload after add() returned COMPLETE (owned by the caller from then on). */
   result: Uint8Array = new Uint8Array(0);
   resultProto = 0;
+  private lastExpire = -Infinity;
+  private readonly pool: Uint8Array[] = [];
+  /** The buffer behind the last result, recycled at the next add(). */
+  private lent: Uint8Array | null = null;
 
   constructor(
     private readonly timeoutSec: number,
@@ -64,39 +74,63 @@ export class Reassembler {
     len: number,
     now: number,
   ): number {
-    this.expire(now);
-    if (offset + len > MAX_DATAGRAM) return -1 - Reason.fragment_too_big;
+    if (this.lent !== null) {
+      this.recycle(this.lent);
+      this.lent = null;
+    }
+    if (now - this.lastExpire >= 1) {
+      this.lastExpire = now;
+      this.expire(now);
+    }
+    const end = offset + len;
+    if (end > MAX_DATAGRAM) return -1 - Reason.fragment_too_big;
     // Every piece but the last carries a multiple of 8 bytes (the offset unit).
     if (more && (len & 7) !== 0) return -1 - Reason.fragment_bad_length;
     const key = groupKey(version, src, dst, id, version === 4 ? proto : 0);
     let g = this.groups.get(key);
     if (g === undefined) {
       if (this.groups.size >= this.maxGroups) this.evictOldest();
-      g = { firstSeen: now, total: -1, proto, pieces: [] };
+      g = { firstSeen: now, total: -1, proto, buf: this.buffer(more ? Math.min(MAX_DATAGRAM, end * 2) : end), ranges: [], pieces: 0 };
       this.groups.set(key, g);
     }
     if (!more) {
-      const total = offset + len;
-      if (g.total >= 0 && g.total !== total) return -1 - Reason.fragment_bad_length;
+      if (g.total >= 0 && g.total !== end) return -1 - Reason.fragment_bad_length;
       // A last piece that ends before bytes already received contradicts them.
-      for (const p of g.pieces) if (p.offset + p.bytes.length > total) return -1 - Reason.fragment_bad_length;
-      g.total = total;
-    }
-    if (g.total >= 0 && offset + len > g.total) return -1 - Reason.fragment_bad_length;
+      const r = g.ranges;
+      if (r.length > 0 && r[r.length - 1]! > end) return -1 - Reason.fragment_bad_length;
+      g.total = end;
+    } else if (g.total >= 0 && end > g.total) return -1 - Reason.fragment_bad_length;
     if (offset === 0) g.proto = proto;
-    const dup = this.classify(g, offset, b, start, len);
-    if (dup === 1) return HELD; // an exact duplicate adds nothing
-    if (dup === 2) this.stats.count(Reason.fragment_overlap); // kept; the earlier bytes win
-    if (g.pieces.length >= MAX_PIECES) {
+    if (g.pieces >= MAX_PIECES) {
       this.groups.delete(key);
+      this.recycle(g.buf);
       return -1 - Reason.fragment_too_many_pieces;
     }
-    g.pieces.push({ offset, bytes: b.slice(start, start + len) });
-    if (g.total < 0 || !covers(g)) return HELD;
+    g.pieces++;
+    if (end > g.buf.length) {
+      const grown = new Uint8Array(Math.min(MAX_DATAGRAM, Math.max(end, g.buf.length * 2)));
+      grown.set(g.buf);
+      this.recycle(g.buf);
+      g.buf = grown;
+    }
+    if (this.merge(g, offset, end, b, start)) this.stats.count(Reason.fragment_overlap);
+    const r = g.ranges;
+    if (g.total < 0 || r.length !== 2 || r[0] !== 0 || r[1]! < g.total) return HELD;
     this.groups.delete(key);
-    this.result = assemble(g);
+    this.result = g.buf.subarray(0, g.total);
     this.resultProto = g.proto;
+    this.lent = g.buf;
     return COMPLETE;
+  }
+
+  /** A group buffer of at least `n` bytes: a pooled one when it fits. */
+  private buffer(n: number): Uint8Array {
+    if (n <= POOLED_SIZE) return this.pool.pop() ?? new Uint8Array(POOLED_SIZE);
+    return new Uint8Array(n);
+  }
+
+  private recycle(b: Uint8Array): void {
+    if (b.length === POOLED_SIZE && this.pool.length < MAX_POOLED) this.pool.push(b);
   }
 
   /** Drops groups whose first piece is older than the timeout. */
@@ -105,67 +139,61 @@ export class Reassembler {
       // Map order is creation order, so the first young group ends the scan.
       if (now - g.firstSeen <= this.timeoutSec) break;
       this.groups.delete(key);
+      this.recycle(g.buf);
       this.stats.fragmentTimeouts++;
     }
   }
 
   private evictOldest(): void {
-    for (const key of this.groups.keys()) {
+    for (const [key, g] of this.groups) {
       this.groups.delete(key);
+      this.recycle(g.buf);
       this.stats.fragmentEvictions++;
       return;
     }
   }
 
-  /** 0: new bytes; 1: an exact duplicate of stored bytes; 2: overlaps stored bytes that differ. */
-  private classify(g: Group, offset: number, b: Uint8Array, start: number, len: number): number {
-    let overlap = false;
-    let differs = false;
-    let coveredFully = false;
-    for (const p of g.pieces) {
-      const lo = Math.max(offset, p.offset);
-      const hi = Math.min(offset + len, p.offset + p.bytes.length);
-      if (lo >= hi) continue;
-      overlap = true;
-      for (let i = lo; i < hi; i++) {
-        if (p.bytes[i - p.offset] !== b[start + i - offset]) {
-          differs = true;
-          break;
-        }
-      }
-      if (p.offset <= offset && p.offset + p.bytes.length >= offset + len) coveredFully = true;
+  /**
+   * Copies the bytes of [offset, end) not yet covered into the group buffer
+   * (where pieces overlap, the first arrival's bytes stay) and merges the
+   * range. Returns true when covered bytes differ from the new ones.
+   */
+  private merge(g: Group, offset: number, end: number, b: Uint8Array, start: number): boolean {
+    const r = g.ranges;
+    const buf = g.buf;
+    let conflict = false;
+    let pos = offset;
+    let i = 0;
+    // Ranges entirely before the piece.
+    while (i < r.length && r[i + 1]! < offset) i += 2;
+    const first = i;
+    let lo = offset;
+    let hi = end;
+    while (i < r.length && r[i]! <= end) {
+      const s = r[i]!;
+      const e = r[i + 1]!;
+      // Gap before this range: new bytes.
+      if (pos < s) buf.set(b.subarray(start + pos - offset, start + s - offset), pos);
+      // Overlap with this range: compare, keep the old bytes.
+      const os = Math.max(s, offset);
+      const oe = Math.min(e, end);
+      for (let k = os; k < oe && !conflict; k++) if (buf[k] !== b[start + k - offset]) conflict = true;
+      if (e > pos) pos = e;
+      if (s < lo) lo = s;
+      if (e > hi) hi = e;
+      i += 2;
     }
-    if (!overlap) return 0;
-    if (differs) return 2;
-    return coveredFully ? 1 : 0;
+    if (pos < end) buf.set(b.subarray(start + pos - offset, start + end - offset), pos);
+    r.splice(first, i - first, lo, hi);
+    return conflict;
   }
+}
+
+function word(a: Uint8Array, i: number): number {
+  return (a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!;
 }
 
 function groupKey(version: number, src: Uint8Array, dst: Uint8Array, id: number, proto: number): string {
-  const n = version === 4 ? 4 : 16;
-  let k = `${version}:${proto}:${id}:`;
-  for (let i = 0; i < n; i++) k += String.fromCharCode(src[i]!);
-  for (let i = 0; i < n; i++) k += String.fromCharCode(dst[i]!);
-  return k;
-}
-
-/** True when the pieces cover [0, total) without a hole. */
-function covers(g: Group): boolean {
-  const sorted = g.pieces.slice().sort((a, b) => a.offset - b.offset);
-  let covered = 0;
-  for (const p of sorted) {
-    if (p.offset > covered) return false;
-    covered = Math.max(covered, p.offset + p.bytes.length);
-  }
-  return covered >= g.total;
-}
-
-function assemble(g: Group): Uint8Array {
-  const out = new Uint8Array(g.total);
-  // Later arrivals first, so that where pieces overlap the first arrival's bytes stay.
-  for (let i = g.pieces.length - 1; i >= 0; i--) {
-    const p = g.pieces[i]!;
-    out.set(p.bytes, p.offset);
-  }
-  return out;
+  if (version === 4) return `${proto}:${id}:${word(src, 0)}:${word(dst, 0)}`;
+  return `6:${id}:${word(src, 0)}:${word(src, 4)}:${word(src, 8)}:${word(src, 12)}:${word(dst, 0)}:${word(dst, 4)}:${word(dst, 8)}:${word(dst, 12)}`;
 }
