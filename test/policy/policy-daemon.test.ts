@@ -1,0 +1,75 @@
+// The policy methods through the daemon's real control socket: rule checks
+// name the field, a missing dataplane is a clear error that leaves the rest of
+// the daemon working, and the counters reach the metrics endpoint.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { defaultObjectPath } from '../../src/policy/dataplane.ts';
+import { setupDaemon } from '../daemon/daemon-process.ts';
+import { FakeRunners } from '../daemon/fake-runner.ts';
+import { call } from '../daemon/rpc-client.ts';
+
+let root: string;
+before(() => (root = mkdtempSync(join(tmpdir(), 'otus-policy-daemon-'))));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+async function started(dir: string, policy: Record<string, unknown>) {
+  const s = await setupDaemon(join(root, dir), { policy, log: { outputs: { stdout: { enabled: false } } } });
+  const d = new Daemon({ configFile: s.configFile, env: { OTUS_NODE_IP: '10.9.8.7' }, runnerFactory: new FakeRunners().factory, inContainer: false, controlIdleTimeoutMs: 2000 });
+  await d.start();
+  return { s, d };
+}
+
+describe('policy methods on the control socket', () => {
+  it('without a usable BPF object: a clear error, and the daemon keeps serving', async () => {
+    const { s, d } = await started('noebpf', { object: join(root, 'missing.bpf.o') });
+    try {
+      const r = await call(s.socket, 'policy_attach', { interface: 'lo' });
+      assert.equal(r.error?.code, -32000);
+      assert.match(r.error!.message, /BPF object .*missing\.bpf\.o is missing \(run scripts\/build-bpf\.sh/);
+      assert.deepEqual(r.error!.data, { reason: 'EBPF_UNAVAILABLE' });
+      const st = (await call(s.socket, 'policy_stats')).result as Record<string, unknown>;
+      assert.equal(st['loaded'], false);
+      assert.match(String(st['reason']), /missing/);
+      assert.ok((await call(s.socket, 'daemon_status')).result, 'other methods still answer');
+      const bad = await call(s.socket, 'policy_replace', { rules: [{ id: 'a', action: 'deny', src: '10.0.0.0/40' }] });
+      assert.equal(bad.error?.code, -32602);
+      assert.deepEqual(bad.error!.data, { field: 'rules[0].src' });
+      const dir = await call(s.socket, 'policy_attach', { interface: 'lo', direction: 'sideways' });
+      assert.equal(dir.error?.code, -32602);
+      assert.deepEqual(dir.error!.data, { field: 'direction' });
+    } finally {
+      await d.stop('test');
+    }
+  });
+
+  it('with eBPF: replace, add, list, delete and stats over JSON-RPC, and the counters as metrics', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, async () => {
+    const { s, d } = await started('ebpf', { object: defaultObjectPath(), sessions_max: 1024 });
+    try {
+      const rep = await call(s.socket, 'policy_replace', { default_action: 'deny', rules: [{ id: 'a', action: 'allow', proto: 'tcp', dst_port: 22 }] });
+      assert.equal((rep.result as { rules: number }).rules, 1);
+      const add = await call(s.socket, 'policy_add', { rule: { id: 'b', priority: 1, action: 'log', proto: 'udp' } });
+      assert.equal((add.result as { rules: number }).rules, 2);
+      const dup = await call(s.socket, 'policy_add', { rule: { id: 'b', action: 'log' } });
+      assert.deepEqual(dup.error?.data, { field: 'rule.id' });
+      const list = (await call(s.socket, 'policy_list')).result as { default_action: string; rules: { id: string }[] };
+      assert.equal(list.default_action, 'deny');
+      assert.deepEqual(list.rules.map((r) => r.id), ['b', 'a']);
+      assert.equal(((await call(s.socket, 'policy_delete', { id: 'a' })).result as { rules: number }).rules, 1);
+      assert.equal((await call(s.socket, 'policy_delete', { id: 'a' })).error?.data && true, true);
+      const st = (await call(s.socket, 'policy_stats')).result as { loaded: boolean; sessions_max: number; counters: Record<string, number> };
+      assert.equal(st.loaded, true);
+      assert.equal(st.sessions_max, 1024);
+      assert.equal(typeof st.counters['packets'], 'number');
+      const metrics = await (await fetch(`http://${d.metricsAddress}/metrics`)).text();
+      assert.match(metrics, /^otus_policy_rules 1$/m);
+      assert.match(metrics, /^otus_policy_packets_total 0$/m);
+      assert.match(metrics, /^otus_policy_loaded 1$/m);
+    } finally {
+      await d.stop('test');
+    }
+  });
+});
