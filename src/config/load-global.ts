@@ -69,6 +69,19 @@ export function applyEnvOverrides(raw: Tree, env: NodeJS.ProcessEnv): string[] {
   return applied;
 }
 
+/** A bad value that came from an OTUS_* variable says so: the file is not where to look for it. */
+function withEnvSources(e: ConfigError, applied: string[]): ConfigError {
+  if (applied.length === 0) return e;
+  let msg = e.message;
+  for (const path of leafPaths(defaults())) {
+    const name = envNameFor(path);
+    if (!applied.includes(name)) continue;
+    const dotted = path.join('.').replace(/\./g, '\\.');
+    msg = msg.replace(new RegExp(`(^|; |: )(${dotted}(?:\\.[^:;]*)?):`, 'g'), `$1$2 (from ${name}):`);
+  }
+  return msg === e.message ? e : new ConfigError(msg, e.path);
+}
+
 export interface LoadedConfig {
   config: GlobalConfig;
   /** The file it came from, or null when defaults were used. */
@@ -102,7 +115,7 @@ export function loadGlobalConfig(file: string | null, env: NodeJS.ProcessEnv = p
   }
   const envOverrides = applyEnvOverrides(raw, env);
   const parsed = globalConfigSchema.safeParse(raw);
-  if (!parsed.success) throw configErrorFrom(file ?? 'configuration', '', parsed.error);
+  if (!parsed.success) throw withEnvSources(configErrorFrom(file ?? 'configuration', '', parsed.error), envOverrides);
   const config = parsed.data;
   finalize(config);
   return { config, file, envOverrides };

@@ -210,6 +210,15 @@ export class TaskManager {
         report.failed.push(f.id);
         continue;
       }
+      if (state === 'stopping') {
+        // Only a delete writes `stopping` (a shutdown keeps `running`): the operator ended this task, and a crash in the middle does not undo that.
+        entry.record.state = 'stopped';
+        entry.record.stopped_at ??= nowIso();
+        await this.persist(entry);
+        this.o.log('info', 'task was being stopped when the daemon went down: kept stopped', { task: entry.id });
+        report.history++;
+        continue;
+      }
       if (state === 'created') {
         // The previous process died before starting it: nobody saw it run, so nobody expects it back.
         await this.fail(entry, 'the daemon stopped before this task was started');
@@ -303,7 +312,12 @@ export class TaskManager {
           this.o.log('error', 'task did not stop cleanly', { task: e.id, error: (err as Error).message });
         }
         e.runner = null;
-        this.o.log('info', 'task stopped for shutdown; it resumes at the next start', { task: e.id });
+        // Its final figures: once the process is gone, the log is the only place left to read them.
+        const c = e.lastSummary ? countersOf(e.lastSummary) : null;
+        this.o.log('info', 'task stopped for shutdown; it resumes at the next start', {
+          task: e.id,
+          ...(c ? { packets_captured: c.packets_captured, reported: c.reported, dropped: c.pipeline_channel_drops + c.sender_buffer_drops + c.reporter_timeout_drops + c.reporter_error_drops } : {}),
+        });
       }
     });
     await this.o.store.flush();
@@ -431,6 +445,8 @@ export class TaskManager {
     const runner = entry.runner;
     entry.stopIntent = 'delete';
     entry.record.state = 'stopping';
+    // On disk too: should the daemon die before the stop completes, the next start must not bring the task back.
+    await this.persist(entry);
     if (runner) {
       try {
         const s = await this.withTimeout(runner.stop(), `task ${id} did not stop`);

@@ -95,8 +95,12 @@ export function daemonEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** Starts `otus daemon` and resolves once it says it is running (its restore done). */
-export async function startDaemon(s: DaemonSetup, o: { env?: NodeJS.ProcessEnv; args?: string[]; timeoutMs?: number } = {}): Promise<DaemonHandle> {
-  const proc = spawn(OTUS, ['daemon', '--config', s.configFile, ...(o.args ?? [])], { env: daemonEnv(o.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(
+  s: DaemonSetup,
+  o: { env?: NodeJS.ProcessEnv; args?: string[]; timeoutMs?: number; /** A command that execs the daemon, e.g. ip netns exec NS. */ prefix?: string[] } = {},
+): Promise<DaemonHandle> {
+  const argv = [...(o.prefix ?? []), OTUS, 'daemon', '--config', s.configFile, ...(o.args ?? [])];
+  const proc = spawn(argv[0]!, argv.slice(1), { env: daemonEnv(o.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

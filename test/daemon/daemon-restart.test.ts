@@ -32,7 +32,7 @@ async function runningStatus(socket: string, id: string) {
 const reported = (body: string, id: string) => sample(body, `otus_packets_reported_total{task="${id}",reporter="file"}`) ?? 0;
 
 describe('task resumption', () => {
-  it('resumes a task after kill -9 (restart_count 1) and after a graceful stop (restart_count 2)', async () => {
+  it('resumes a task after kill -9 (restart_count 1) and after a graceful stop (restart_count 2), not after a delete', async () => {
     const s = await setupDaemon(join(root, 'kill9'));
     const fifo = makeFifo(join(root, 'kill9', 'records.fifo'));
     let reader: SlowConsumer | null = new SlowConsumer(fifo);
@@ -74,6 +74,18 @@ describe('task resumption', () => {
       d = await startDaemon(s);
       const again = await runningStatus(s.socket, 'resume-me');
       assert.equal(again.restart_count, 2);
+
+      // Only a delete ends a task for good: after it, a restart brings nothing back.
+      const deleting = call(s.socket, 'task_delete', { id: 'resume-me' });
+      setTimeout(() => reader?.drain(), 200);
+      assert.equal(((await deleting).result as { state: string }).state, 'stopped');
+      assert.deepEqual(await d.stop(), { code: 0, signal: null });
+      reader.close();
+      reader = null;
+      d = await startDaemon(s);
+      const after = await taskStatus(s.socket, 'resume-me');
+      assert.deepEqual([after.state, after.restart_count], ['stopped', 2]);
+      assert.equal(((await call(s.socket, 'daemon_status')).result as { active_task: unknown }).active_task, null);
     } finally {
       await stopDraining(d, reader);
       reader?.close();

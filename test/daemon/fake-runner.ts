@@ -52,10 +52,19 @@ export class FakeRunner implements TaskRunnerLike {
     return this.end;
   }
 
-  stop(): Promise<TaskSummary> {
+  /** When set, stop() waits for releaseStop(): a stop still in progress. */
+  holdStop = false;
+  private release: (() => void) | null = null;
+
+  async stop(): Promise<TaskSummary> {
     this.stopped = true;
+    if (this.holdStop) await new Promise<void>((r) => (this.release = r));
     this.resolveEnd(this.summary());
     return this.end;
+  }
+
+  releaseStop(): void {
+    this.release?.();
   }
 
   summary(): TaskSummary {

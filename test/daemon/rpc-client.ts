@@ -16,7 +16,11 @@ export function exchange(path: string, data: string | Buffer | null, o: { expect
     const out: Exchange = { lines: [], closed: false, error: null };
     let buf = '';
     const timer = setTimeout(() => done(), o.ms ?? 5000);
+    let finished = false;
     const done = () => {
+      // Once: the close that our own destroy() causes must not pass for the peer closing.
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       s.destroy();
       resolve(out);
@@ -37,6 +41,7 @@ export function exchange(path: string, data: string | Buffer | null, o: { expect
       out.error = (e as NodeJS.ErrnoException).code ?? e.message;
     });
     s.on('close', () => {
+      if (finished) return;
       out.closed = true;
       done();
     });

@@ -6,6 +6,16 @@
 // really causes; nothing in the product is slowed down for the test.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, createReadStream, openSync, type ReadStream } from 'node:fs';
+import { after } from 'node:test';
+
+/**
+ * Readers not closed yet. A reader whose writer never came (the daemon failed
+ * to start, the task was refused) holds a thread-pool thread in open(2) and
+ * keeps the test process alive: every test file that uses one closes them all
+ * at its end, whatever failed on the way.
+ */
+const unclosed = new Set<SlowConsumer>();
+after(() => Promise.all([...unclosed].map((c) => c.close())));
 
 export function makeFifo(path: string): string {
   execFileSync('mkfifo', ['-m', '0600', path]);
@@ -27,6 +37,7 @@ export class SlowConsumer {
       this.bytes += b.length;
       for (const x of b) if (x === 0x0a) this.lines++;
     });
+    unclosed.add(this);
     this.stream.on('end', () => (this.ended = true));
     this.stream.on('error', () => (this.ended = true));
     this.stream.pause();
@@ -44,13 +55,21 @@ export class SlowConsumer {
     this.stream.resume();
   }
 
-  /** Stops reading. A reader still waiting for a writer is released by opening the other end once. */
-  close(): void {
-    if (this.stream.pending) {
+  /**
+   * Stops reading. A reader still waiting for a writer is released by opening
+   * the other end once. Its open(2) runs on the thread pool and may not even
+   * have begun (ENXIO: no reader yet), so that is retried, without blocking,
+   * until it has. Resolves once the stream is destroyed.
+   */
+  async close(): Promise<void> {
+    unclosed.delete(this);
+    for (let i = 0; i < 500 && this.stream.pending; i++) {
       try {
         closeSync(openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK));
-      } catch {
-        // no reader waiting after all
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENXIO') break;
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
     this.stream.destroy();

@@ -174,6 +174,24 @@ describe('restore after a restart', () => {
     assert.ok(logs.some((l) => l.level === 'error' && /unreadable/.test(l.msg)));
   });
 
+  it('keeps a task whose delete was cut short stopped: only a delete writes "stopping"', async () => {
+    const m1 = manager();
+    await m1.create(taskInput('doomed'));
+    runners.last('doomed').holdStop = true;
+    const deleting = m1.delete('doomed');
+    await until(() => fileOf('doomed').state === 'stopping');
+    // The daemon dies here, mid-delete. The next one must not resume the task.
+    writeRecord('other', { state: 'running', started_at: '2025-01-01T00:00:00.000Z' });
+    const m2 = manager();
+    const r = await m2.restore();
+    assert.deepEqual(r.resumed, ['other']);
+    assert.equal(m2.status('doomed').state, 'stopped');
+    assert.equal(fileOf('doomed').state, 'stopped');
+    assert.equal(m2.status('doomed').restart_count, 0);
+    runners.last('doomed').releaseStop();
+    await deleting;
+  });
+
   it('marks a task that cannot come back failed without stopping the daemon', async () => {
     writeRecord('nope', { state: 'running' });
     runners.failStart.set('nope', new Error('interface eth9 is gone'));
