@@ -9,8 +9,10 @@ NODE_VERSION="24.21.0"
 
 # 1. Debian packages: capture tools (tshark is the decoding oracle of the tests,
 #    tcpdump/tcpreplay/sipp make and replay captures, scapy builds test frames,
-#    libpcap compiles BPF filters, iproute2 makes test namespaces).
-APT_PKGS=(tshark tcpdump sip-tester tcpreplay python3-scapy libpcap-dev iproute2 ca-certificates)
+#    libpcap compiles BPF filters, iproute2 makes test namespaces; clang, llvm,
+#    libbpf-dev and bpftool build and inspect the eBPF policy program, iperf3
+#    measures veth throughput with and without it).
+APT_PKGS=(tshark tcpdump sip-tester tcpreplay python3-scapy libpcap-dev iproute2 ca-certificates clang llvm libbpf-dev bpftool iperf3 iputils-ping default-jre-headless maven)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +43,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --silent --no-audit --no-fund
 fi
 
-# 4. Build (TypeScript -> dist/).
+# The Kafka broker of the tests (Java + Maven above; jars from Maven Central, cached in .cache/kafka).
+bash scripts/kafka.sh fetch
+
+# 4. Build (TypeScript -> dist/; the eBPF policy program -> dist/bpf/).
 npm run --silent build
+"$ROOT/scripts/build-bpf.sh"
 echo "setup: ready (node $(node --version))"

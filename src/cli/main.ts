@@ -3,6 +3,8 @@
 import { Command, Option } from 'commander';
 import { OtusError } from '../core/errors.ts';
 import { registerDaemonCommands } from './register-daemon.ts';
+import { registerRemoteCommand } from './register-remote.ts';
+import { registerPolicyCommands } from './register-policy.ts';
 import { runCommand } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
 
@@ -11,8 +13,10 @@ program.name('otus').description('Edge network traffic agent').version('0.1.0').
 
 program
   .command('run')
-  .description('run one task over a capture file (the built-in sample when no --pcap), without a daemon')
+  .description('run one task over a capture file (the built-in sample when no --pcap) or live on an interface, without a daemon')
   .option('--pcap <file>', 'pcap or pcapng file to read (default: the built-in sample capture)')
+  .option('--interface <name>', 'capture live on this network interface until interrupted (Ctrl-C)')
+  .option('--filter <expr>', 'BPF filter for live capture, in tcpdump syntax')
   .option('--config <file>', 'global configuration (YAML); default /etc/otus/config.yml when present')
   .option('--task <file>', 'task file (YAML or JSON)')
   .option('--workers <n>', 'pipeline workers (default: available cores)')
@@ -34,6 +38,8 @@ program
   });
 
 registerDaemonCommands(program);
+registerRemoteCommand(program);
+registerPolicyCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof OtusError) {

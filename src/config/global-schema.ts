@@ -167,6 +167,14 @@ export const globalConfigSchema = z.strictObject({
       max_task_history: z.number().int().min(0).default(100),
       task_ttl: duration('7d'),
     }),
+    // The eBPF policy dataplane (DESIGN section 8); read when it is first loaded.
+    policy: obj({
+      sessions_max: positiveInt.max(10_000_000).default(100_000),
+      ring_buffer_kb: positiveInt.refine((v) => v >= 4 && (v & (v - 1)) === 0, 'a power of two, at least 4').default(256),
+      events_new_session: z.boolean().default(false),
+      event_interval: duration('1s'),
+      object: z.string().default(''),
+    }),
   }),
 });
 

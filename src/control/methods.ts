@@ -6,9 +6,10 @@ import { ConfigError } from '../core/errors.ts';
 import type { TaskManager } from '../task/task-manager.ts';
 import { CONFIG_INVALID, INVALID_PARAMS, RpcError } from './jsonrpc.ts';
 import type { Method } from './uds-server.ts';
+import { policyMethods, type PolicyControl } from './policy-methods.ts';
 
 /** What the methods need of the daemon. */
-export interface DaemonControl {
+export interface DaemonControl extends PolicyControl {
   tasks(): TaskManager;
   status(): unknown;
   stats(): unknown;
@@ -51,5 +52,6 @@ export function controlMethods(d: DaemonControl): Record<string, Method> {
       setImmediate(() => d.requestShutdown('daemon_shutdown request'));
       return { stopping: true };
     },
+    ...policyMethods(d),
   };
 }

@@ -8,6 +8,7 @@ import type { GlobalConfig } from '../config/global-schema.ts';
 import { loadGlobalConfig, resolveNodeIp, type LoadedConfig } from '../config/load-global.ts';
 import { ConfigError, OtusError } from '../core/errors.ts';
 import { controlMethods } from '../control/methods.ts';
+import { CommandChannel } from '../command/command-channel.ts';
 import { ControlServer } from '../control/uds-server.ts';
 import { Logging } from '../observe/logging.ts';
 import type { Log } from '../observe/log-fn.ts';
@@ -20,6 +21,9 @@ import { PidFile } from './pid-file.ts';
 import { processStats } from './process-stats.ts';
 import { diffConfig, needsRestart } from './config-diff.ts';
 import { otusVersion } from './version.ts';
+import { PolicyService } from '../policy/service.ts';
+import { registerPolicyMetrics } from '../policy/metrics.ts';
+import type { OutputRecord } from '../core/record.ts';
 
 export interface DaemonOptions {
   /** null: built-in defaults plus OTUS_* variables. */
@@ -76,7 +80,11 @@ export class Daemon {
   private pidFile: PidFile | null = null;
   private manager: TaskManager | null = null;
   private control: ControlServer | null = null;
+  private commands: CommandChannel | null = null;
   private metrics: MetricsServer | null = null;
+  private policyService: PolicyService | null = null;
+  /** Runners of live tasks: policy events go to their reporters. */
+  private readonly runners = new Set<{ publish(records: OutputRecord[]): void }>();
   private startedAt = new Date();
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
@@ -118,6 +126,23 @@ export class Daemon {
         settings: settingsOf(this.loaded.config),
       });
 
+      const pc = c.policy;
+      this.policyService = new PolicyService({
+        dataDir: c.data_dir,
+        log: this.log,
+        persist: c.task_persistence.enabled,
+        sink: (records) => {
+          for (const r of this.runners) r.publish(records);
+        },
+        dataplane: {
+          ...(pc.object ? { objectPath: pc.object } : {}),
+          sessionsMax: pc.sessions_max,
+          ringBufferBytes: pc.ring_buffer_kb * 1024,
+          eventsNewSession: pc.events_new_session,
+          eventIntervalMs: pc.event_interval * 1000,
+        },
+      });
+
       this.control = new ControlServer({
         path: c.control.socket,
         methods: controlMethods(this),
@@ -126,6 +151,12 @@ export class Daemon {
       });
       await must(`control socket ${c.control.socket}`, () => this.control!.listen());
 
+      if (c.command_channel.enabled) {
+        // The same method table as the socket: a remote command runs exactly what a local one does.
+        this.commands = new CommandChannel({ config: this.loaded.config, methods: controlMethods(this), log: this.log });
+        await must('command channel', () => this.commands!.start());
+      }
+
       if (c.metrics.enabled) {
         const manager = this.manager;
         const registry = createMetricsRegistry({
@@ -133,9 +164,12 @@ export class Daemon {
           lokiDropped: () => this.logging?.lokiDropped() ?? 0,
           version: otusVersion(),
         });
+        registerPolicyMetrics(registry, { figures: () => this.policyService?.figures() ?? null });
         this.metrics = new MetricsServer({ listen: c.metrics.listen, path: c.metrics.path, registry, health: () => this.health() });
         await this.metrics.listen();
       }
+
+      await this.policyService.start();
 
       if (c.task_persistence.enabled) {
         const r = await this.manager.restore();
@@ -201,6 +235,11 @@ export class Daemon {
     return this.manager;
   }
 
+  policy(): PolicyService {
+    if (!this.policyService) throw new OtusError('the daemon is not running', 'SHUTTING_DOWN');
+    return this.policyService;
+  }
+
   status(): Record<string, unknown> {
     const c = this.loaded.config.otus;
     const active = this.manager?.active() ?? null;
@@ -251,7 +290,11 @@ export class Daemon {
     }
     // Loaded with the first task: a plugin module that fails to load fails that task, not the daemon.
     const { TaskRunner } = await import('../pipeline/task-runner.ts');
-    return new TaskRunner({ task, global: this.loaded.config, agent: this.loaded.config.otus.node.hostname, log });
+    const runner = new TaskRunner({ task, global: this.loaded.config, agent: this.loaded.config.otus.node.hostname, log });
+    this.runners.add(runner);
+    const forget = () => this.runners.delete(runner);
+    runner.wait().then(forget, forget);
+    return runner;
   };
 
   private async teardown(): Promise<void> {
@@ -262,7 +305,9 @@ export class Daemon {
         this.log('error', `shutdown: ${what} failed`, { error: (e as Error).message });
       }
     };
+    if (this.commands) await step('closing the command channel', () => this.commands!.stop());
     if (this.manager) await step('stopping the task', () => this.manager!.shutdown());
+    if (this.policyService) await step('detaching the policy dataplane', async () => this.policyService!.stop());
     if (this.control) await step('closing the control socket', () => this.control!.close());
     if (this.metrics) await step('closing the metrics endpoint', () => this.metrics!.close());
     if (this.pidFile) await step('removing the pid file', () => this.pidFile!.release());

@@ -3,6 +3,7 @@
 import type { DecodedPacket, RawPacket } from '../core/packet.ts';
 import type { OutputPacket, ParseResult } from '../core/output.ts';
 import type { OutputRecord } from '../core/record.ts';
+import type { GlobalConfig } from '../config/global-schema.ts';
 
 /** What every plugin gets at init: who it runs for, and where to log. */
 export interface PluginContext {
@@ -11,6 +12,8 @@ export interface PluginContext {
   workerIndex: number;
   agent: string;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** The global configuration the task runs with (reporters inherit Kafka and backpressure settings from it). */
+  global?: GlobalConfig;
 }
 
 export type PluginConfig = Record<string, unknown>;
@@ -36,6 +39,8 @@ export interface CaptureStats {
   kernelDrops: number;
   /** Times the kernel ring froze its queue (tp_freeze_q_cnt); 0 for files. */
   kernelFreezes: number;
+  /** Packets the kernel saw for the capture, drops included (tp_packets); live capturers only. */
+  kernelPackets?: number;
 }
 
 export interface Capturer {

@@ -8,3 +8,5 @@ import './parser/dns/index.ts';
 import './processor/index.ts';
 import './reporter/console/console-reporter.ts';
 import './reporter/file/file-reporter.ts';
+import './reporter/kafka/index.ts';
+import './reporter/hep/hep-reporter.ts';
