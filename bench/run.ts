@@ -5,6 +5,8 @@ import { formatSection, type BenchSection } from './report.ts';
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   decoder: () => import('./decoder.ts'),
+  kafka: () => import('./kafka.ts'),
+  policy: () => import('./policy.ts'),
 };
 
 async function main(): Promise<void> {
