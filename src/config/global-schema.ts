@@ -122,12 +122,21 @@ export const globalConfigSchema = z.strictObject({
         }),
         tcp_reassembly: obj({
           enabled: z.boolean().default(false),
+          /** Ports whose streams are reassembled; empty = the ports of the task's stream parsers. */
           ports: z.array(z.number().int().min(1).max(65535)).default([]),
+          /** Follow streams first seen mid-way (ADR-005c) ... */
+          mid_stream_join: z.boolean().default(true),
+          /** ... except on these ports, followed only from their SYN (WebSocket framing cannot resynchronise reliably). */
+          syn_required_ports: z.array(z.number().int().min(1).max(65535)).default([]),
           max_concurrent_streams: positiveInt.default(10000),
           per_stream_buffer_limit: positiveInt.default(32 * 1024),
           global_memory_limit: positiveInt.default(128 * 1024 * 1024),
           stream_timeout: duration('120s'),
           gap_timeout: duration('5s'),
+          /** At global_memory_limit the least recently used streams are evicted (the only policy, ADR-005f). */
+          overflow_policy: z.enum(['drop_oldest']).default('drop_oldest'),
+        }).refine((t) => t.global_memory_limit >= 4 * t.per_stream_buffer_limit + 512, {
+          message: 'global_memory_limit must be at least 4 x per_stream_buffer_limit + 512 (one stream may hold that much)',
         }),
       }),
       // The per-task FlowRegistry shared by the workers (ADR-008): endpoints

@@ -1,5 +1,6 @@
 // The decoder's public surface: configuration, result codes, error reasons.
 // The decoder is core code, not a plugin (ADR-002).
+import type { TcpReassemblyConfig } from '../reassembly/api.ts';
 
 export interface TunnelSwitches {
   vxlan: boolean;
@@ -18,6 +19,8 @@ export interface DecoderConfig {
     /** Cap on fragment groups in flight; the oldest is evicted beyond it. */
     maxFragments: number;
   };
+  /** TCP stream reassembly (ADR-005), run by the pipeline after decoding; absent = off. */
+  tcpReassembly?: TcpReassemblyConfig;
 }
 
 export function defaultDecoderConfig(): DecoderConfig {

@@ -2,16 +2,24 @@
 // processors -> record (DESIGN section 2, ADR-006/007). One instance per
 // worker thread; everything here runs per packet, so it allocates nothing
 // until a packet is actually reported.
-import { DecodedPacket, type RawPacket } from '../core/packet.ts';
-import type { Labels, OutputPacket } from '../core/output.ts';
+import { DecodedPacket, IPPROTO, type RawPacket } from '../core/packet.ts';
+import type { Labels, OutputPacket, ParseResult } from '../core/output.ts';
 import { toRecord, type OutputRecord, type PayloadForms } from '../core/record.ts';
 import { Decoder } from '../decoder/decoder.ts';
 import { DecodeResult, type DecoderConfig } from '../decoder/api.ts';
 import type { Parser, Processor } from '../plugin/interfaces.ts';
 import { makeOutputPacket } from './envelope.ts';
+import { isStreamParser, type StreamHandler, type StreamParser, type TcpReassembler } from '../reassembly/api.ts';
+import { Reassembler } from '../reassembly/reassembler.ts';
+import { StreamEnvelope } from './stream-envelope.ts';
 import { RawPayload } from './raw-payload.ts';
 
-/** Per-pipeline counters. received = decodeDropped + fragmentsHeld + unmatchedDropped + parserNoResult + filtered + emitted. */
+/**
+ * Per-pipeline counters. Packets and records add up as
+ *   received + stream_records = decode_dropped + fragments_held + unmatched_dropped
+ *                               + parser_no_result + tcp_streamed + filtered + emitted
+ * (without TCP reassembly the two stream terms are 0: every packet makes at most one record).
+ */
 export const PIPELINE_COUNTERS = [
   'received',
   'bytes',
@@ -22,6 +30,8 @@ export const PIPELINE_COUNTERS = [
   'filtered',
   'emitted',
   'unmatched_forwarded',
+  'tcp_streamed', // TCP packets taken by the reassembler (their messages come out as stream_records)
+  'stream_records', // messages framed out of reassembled streams
 ] as const;
 export type PipelineCounterName = (typeof PIPELINE_COUNTERS)[number];
 const C = Object.fromEntries(PIPELINE_COUNTERS.map((n, i) => [n, i])) as Record<PipelineCounterName, number>;
@@ -47,6 +57,9 @@ export class Pipeline {
   private readonly forward: boolean;
   private readonly forms: PayloadForms;
   private readonly emit: (rec: OutputRecord) => void;
+  /** TCP reassembly (ADR-005), null when off or no parser frames streams. */
+  private readonly reasm: TcpReassembler | null = null;
+  private readonly streamParsers: { index: number; parser: StreamParser }[] = [];
 
   constructor(o: PipelineOptions) {
     this.decoder = new Decoder(o.decoder);
@@ -56,6 +69,35 @@ export class Pipeline {
     this.forms = o.forms;
     this.emit = o.emit;
     this.parsed = new Float64Array(o.parsers.length);
+    const rc = o.decoder.tcpReassembly;
+    if (rc !== undefined && rc.enabled) {
+      o.parsers.forEach((p, index) => {
+        if (isStreamParser(p)) this.streamParsers.push({ index, parser: p });
+      });
+      if (this.streamParsers.length > 0) {
+        const ports = this.streamParsers.flatMap((s) => [...s.parser.streamPorts()]);
+        this.reasm = new Reassembler(rc, this, ports);
+      }
+    }
+  }
+
+  /** StreamOpener: the first stream parser that wants a new TCP stream frames it. */
+  openStream(pkt: DecodedPacket): StreamHandler | null {
+    for (const { index, parser } of this.streamParsers) {
+      if (parser.canHandleStream(pkt)) return parser.openStream(pkt, new StreamEnvelope(this, index, pkt));
+    }
+    return null;
+  }
+
+  currentTime(): number {
+    return this.pkt.tsSec + this.pkt.tsNsec / 1e9;
+  }
+
+  /** A message framed out of a stream: through the processors like a parser result. */
+  streamRecord(parserIndex: number, env: StreamEnvelope, dir: 0 | 1, res: ParseResult): void {
+    this.counters[C.stream_records]!++;
+    this.parsed[parserIndex]!++;
+    this.finish(env.outputPacket(this.pkt, dir, res));
   }
 
   /** Runs one captured frame through the pipeline. `frameNo` is its capture sequence number. */
@@ -71,6 +113,11 @@ export class Pipeline {
       return;
     }
     d.frameNo = frameNo;
+    // TCP packets of reassembled ports go to the reassembler; their messages come back through streamRecord().
+    if (this.reasm !== null && d.protocol === IPPROTO.TCP && this.reasm.handlePacket(d)) {
+      c[C.tcp_streamed]!++;
+      return;
+    }
     const parsers = this.parsers;
     for (let i = 0; i < parsers.length; i++) {
       const p = parsers[i]!;
@@ -108,6 +155,20 @@ export class Pipeline {
   /** Lets packet time advance fragment expiry when the capture is idle. */
   expire(nowSec: number): void {
     this.decoder.expire(nowSec);
+    this.reasm?.expire(nowSec);
+  }
+
+  /** End of input: flushes the reassembled streams (their last messages are reported). */
+  close(): void {
+    this.reasm?.close();
+  }
+
+  /** TCP reassembly counters, prefixed tcp_ (empty when reassembly is off). */
+  reassemblyStats(): Record<string, number> {
+    if (this.reasm === null) return {};
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.reasm.stats())) out[`tcp_${k}`] = v;
+    return out;
   }
 
   counter(name: PipelineCounterName): number {

@@ -5,6 +5,7 @@ import './parser/sip/index.ts';
 import './parser/rtp/index.ts';
 import './parser/rtcp/index.ts';
 import './parser/dns/index.ts';
+import './parser/http/index.ts';
 import './processor/index.ts';
 import './reporter/console/console-reporter.ts';
 import './reporter/file/file-reporter.ts';

@@ -16,6 +16,8 @@ import {
   type DnsMessage,
 } from './message.ts';
 import { rcodeName, typeName } from './names.ts';
+import type { StreamHandler, StreamParser, StreamSink } from '../../../reassembly/api.ts';
+import { DnsTcpStream } from './dns-tcp.ts';
 
 export const DEFAULT_DNS_PORTS = [53, 5353, 5355] as const;
 
@@ -63,12 +65,25 @@ export function dnsLabels(m: DnsMessage): Labels {
   return labels;
 }
 
-const COUNTERS = ['messages', 'queries', 'responses', 'partial', 'rejected', 'trailing_bytes'] as const;
+const COUNTERS = [
+  'messages',
+  'queries',
+  'responses',
+  'partial',
+  'rejected',
+  'trailing_bytes',
+  'tcp_streams', // reassembled DNS-over-TCP streams
+  'tcp_messages', // messages framed out of them
+  'tcp_resyncs', // times the framing looked for a message boundary (mid-stream join, gap, bad length)
+  'tcp_skipped_bytes',
+] as const;
 type Counter = (typeof COUNTERS)[number];
+export type DnsCounter = Counter;
 const CI = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<Counter, number>;
 const RI = Object.fromEntries(DNS_MALFORMED_REASONS.map((r, i) => [r, i])) as Record<DnsMalformedReason, number>;
 
-export class DnsParser implements Parser {
+export class DnsParser implements Parser, StreamParser {
+  private portList: number[] = [...DEFAULT_DNS_PORTS];
   /** One byte per port: a lookup per packet without hashing. */
   private readonly ports = new Uint8Array(65536);
   private readonly counters = new Float64Array(COUNTERS.length);
@@ -78,6 +93,26 @@ export class DnsParser implements Parser {
     const cfg = parsePluginConfig(dnsConfigSchema, config, 'parser dns');
     this.ports.fill(0);
     for (const p of cfg.ports) this.ports[p] = 1;
+    this.portList = [...cfg.ports];
+  }
+
+  // ---- DNS over TCP (RFC 1035 4.2.2, RFC 7766): reassembled streams
+
+  streamPorts(): readonly number[] {
+    return this.portList;
+  }
+
+  canHandleStream(pkt: DecodedPacket): boolean {
+    return this.ports[pkt.srcPort] === 1 || this.ports[pkt.dstPort] === 1;
+  }
+
+  openStream(_pkt: DecodedPacket, sink: StreamSink): StreamHandler {
+    this.counters[CI.tcp_streams]!++;
+    return new DnsTcpStream(this, sink);
+  }
+
+  bump(name: DnsCounter, n = 1): void {
+    this.counters[CI[name]]! += n;
   }
 
   canHandle(pkt: DecodedPacket): boolean {
@@ -89,7 +124,12 @@ export class DnsParser implements Parser {
   }
 
   handle(pkt: DecodedPacket): ParseResult | null {
-    const r = parseDnsMessage(pkt.data, pkt.payloadOffset, pkt.payloadLength);
+    return this.handleMessage(pkt.data, pkt.payloadOffset, pkt.payloadLength);
+  }
+
+  /** One whole message d[start, start+len), from a UDP datagram or a DNS-over-TCP frame. */
+  handleMessage(d: Uint8Array, start: number, len: number): ParseResult | null {
+    const r = parseDnsMessage(d, start, len);
     const m = r.message;
     if (r.error !== null) this.malformed[RI[r.error]]!++;
     if (m === null) {
@@ -101,8 +141,7 @@ export class DnsParser implements Parser {
     c[m.qr ? CI.responses : CI.queries]!++;
     if (r.error !== null) c[CI.partial]!++;
     if (m.trailing > 0) c[CI.trailing_bytes]!++;
-    const start = pkt.payloadOffset;
-    const bytes = pkt.data.slice(start, start + m.length);
+    const bytes = d.slice(start, start + m.length);
     return { payload: new DnsPayload(m, bytes, r.error), labels: dnsLabels(m) };
   }
 

@@ -16,9 +16,13 @@ import { CR, LF } from './bytes.ts';
 import { DEFAULT_MAX_TRACKED_CALLS, MediaTracker, type MediaEndpoint } from './media-tracker.ts';
 import { BodyKind, parseSipMessage, SipHeader, SipMethod, type SipMessage } from './message.ts';
 import { reasonsOf, SIP_MALFORMED_REASONS } from './reasons.ts';
+import type { StreamHandler, StreamParser, StreamSink } from '../../../reassembly/api.ts';
+import { SipStream } from './sip-stream.ts';
 import { isUnspecified, parseSdp, sdpToJson, type Sdp, type SdpAddress } from './sdp.ts';
 
 export const DEFAULT_SIP_PORTS = [5060, 5061, 5080] as const;
+/** Usual SIP over WebSocket ports (RFC 7118 names none): Kamailio/OpenSIPS 5066, Asterisk 8088. */
+export const DEFAULT_SIP_WS_PORTS = [5066, 8088] as const;
 
 const port = z.number().int().min(1).max(65535);
 export const sipConfigSchema = z.strictObject({
@@ -27,6 +31,12 @@ export const sipConfigSchema = z.strictObject({
     .array(port)
     .min(1, 'at least one port')
     .default([...DEFAULT_SIP_PORTS]),
+  /**
+   * TCP streams on `ports` and `ws_ports` are framed when TCP reassembly is on
+   * (core.decoder.tcp_reassembly); a WebSocket upgrade is followed on either,
+   * and streams on `ws_ports` joined mid-way are read as WebSocket frames.
+   */
+  ws_ports: z.array(port).default([...DEFAULT_SIP_WS_PORTS]),
   /** ...or, with this, when its payload starts like a SIP request or status line. */
   detect_any_port: z.boolean().default(true),
   /** TTL of registered media endpoints ("5m", "300s" or seconds), refreshed by every offer/answer. */
@@ -153,15 +163,27 @@ const COUNTERS = [
   'calls_released', // BYE requests handled with media registration on (each shortens and queues a release)
   'endpoints_released', // removed by unregisterCall after the grace period
   'tracked_evicted', // calls forgotten by the tracker because max_tracked_calls was reached
+  'tcp_streams', // reassembled TCP streams framed (SIP over TCP or WebSocket)
+  'tcp_messages', // messages framed out of TCP (WebSocket ones included)
+  'ws_upgrades', // HTTP upgrades to WebSocket seen
+  'ws_messages', // SIP messages carried in WebSocket messages
+  'ws_fragmented', // WebSocket messages sent in several frames
+  'ws_control_frames', // ping, pong and close frames
+  'stream_resyncs', // times the framing looked for the next start line (mid-stream join, gap, garbage)
+  'stream_skipped_bytes', // bytes skipped while resynchronising
 ] as const;
 type Counter = (typeof COUNTERS)[number];
+export type SipCounter = Counter;
 const CI = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<Counter, number>;
 
-export class SipParser implements Parser, FlowRegistryAware {
+export class SipParser implements Parser, FlowRegistryAware, StreamParser {
   /** SIP registers the media flows RTP/RTCP are looked up by: its frames are ordering barriers. */
   readonly registersFlows = true;
   /** One byte per port: a lookup per packet without hashing. */
   private readonly ports = new Uint8Array(65536);
+  /** Stream ports: 1 = SIP over TCP, 2 = SIP over WebSocket. */
+  private readonly tcpPorts = new Uint8Array(65536);
+  private tcpPortList: number[] = [...DEFAULT_SIP_PORTS, ...DEFAULT_SIP_WS_PORTS];
   private detectAnyPort = true;
   private ttl = 300;
   private registerMedia = true;
@@ -172,13 +194,18 @@ export class SipParser implements Parser, FlowRegistryAware {
   private readonly malformed = new Float64Array(SIP_MALFORMED_REASONS.length);
 
   constructor() {
-    for (const p of DEFAULT_SIP_PORTS) this.ports[p] = 1;
+    for (const p of DEFAULT_SIP_PORTS) this.ports[p] = this.tcpPorts[p] = 1;
+    for (const p of DEFAULT_SIP_WS_PORTS) this.tcpPorts[p] = 2;
   }
 
   init(config: PluginConfig, _ctx?: PluginContext): void {
     const cfg = parsePluginConfig(sipConfigSchema, config, 'parser sip');
     this.ports.fill(0);
     for (const p of cfg.ports) this.ports[p] = 1;
+    this.tcpPorts.fill(0);
+    for (const p of cfg.ports) this.tcpPorts[p] = 1;
+    for (const p of cfg.ws_ports) this.tcpPorts[p] = 2;
+    this.tcpPortList = [...new Set([...cfg.ports, ...cfg.ws_ports])];
     this.detectAnyPort = cfg.detect_any_port;
     this.ttl = cfg.media_stream_timeout;
     this.registerMedia = cfg.register_media;
@@ -197,11 +224,16 @@ export class SipParser implements Parser, FlowRegistryAware {
   }
 
   handle(pkt: DecodedPacket): ParseResult | null {
-    const d = pkt.data;
-    const o = pkt.payloadOffset;
-    const len = pkt.payloadLength;
+    return this.handleMessage(pkt.data, pkt.payloadOffset, pkt.payloadLength, pkt.tsSec + pkt.tsNsec / 1e9);
+  }
+
+  /**
+   * One whole message d[o, o+len), whatever carried it (a UDP datagram, a
+   * message framed out of a TCP stream or a WebSocket message): counted,
+   * labelled, and its SDP registered exactly alike. `now` is packet time.
+   */
+  handleMessage(d: Uint8Array, o: number, len: number, now: number): ParseResult | null {
     const c = this.counters;
-    const now = pkt.tsSec + pkt.tsNsec / 1e9;
     const reg = this.registerMedia ? this.registry : null;
     if (reg !== null && this.tracker.pendingReleases > 0) this.tick(reg, now);
     if (isKeepalive(d, o, len)) {
@@ -242,6 +274,29 @@ export class SipParser implements Parser, FlowRegistryAware {
       }
     }
     return { payload: new SipPayload(m, sdp), labels };
+  }
+
+  // ---- SIP over TCP and WebSocket (reassembled streams, ADR-005)
+
+  streamPorts(): readonly number[] {
+    return this.tcpPortList;
+  }
+
+  canHandleStream(pkt: DecodedPacket): boolean {
+    return this.tcpPorts[pkt.srcPort] !== 0 || this.tcpPorts[pkt.dstPort] !== 0;
+  }
+
+  openStream(pkt: DecodedPacket, sink: StreamSink): StreamHandler {
+    this.counters[CI.tcp_streams]!++;
+    // The server is the side on a SIP port (the destination when both are).
+    const serverIsDst = this.tcpPorts[pkt.dstPort] !== 0;
+    const serverPort = serverIsDst ? pkt.dstPort : pkt.srcPort;
+    return new SipStream(this, sink, serverIsDst ? 0 : 1, this.tcpPorts[serverPort] === 2);
+  }
+
+  /** Adds to a counter (the stream framing counts here too, so one parser reports all of SIP). */
+  bump(name: SipCounter, n = 1): void {
+    this.counters[CI[name]]! += n;
   }
 
   private tick(reg: FlowRegistry, now: number): void {
