@@ -33,8 +33,8 @@ program
   .description('check a global configuration or a task file and report every bad field')
   .option('--config <file>', 'global configuration (YAML)')
   .option('--task <file>', 'task file (YAML or JSON)')
-  .action((opts) => {
-    process.exitCode = validateCommand(opts);
+  .action(async (opts) => {
+    process.exitCode = await validateCommand(opts);
   });
 
 registerDaemonCommands(program);

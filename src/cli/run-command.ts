@@ -1,4 +1,6 @@
-// `otus run`: one task over a capture, without a daemon.
+// `otus run`: one task over a capture file, or live on an interface until
+// interrupted (Ctrl-C / SIGTERM stop it in order and print the summary),
+// without a daemon.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
@@ -11,6 +13,10 @@ import { formatSummary } from './summary.ts';
 
 export interface RunOptions {
   pcap?: string;
+  /** Live capture on this interface (afpacket, binding mode). */
+  interface?: string;
+  /** BPF filter (tcpdump syntax) for live capture. */
+  filter?: string;
   config?: string;
   task?: string;
   workers?: string;
@@ -40,20 +46,35 @@ export function buildRunTask(o: RunOptions): TaskConfig {
       throw new OtusError(`--workers: expected a whole number from 1 to 256, got "${o.workers}"`);
     }
   }
+  if (o.pcap && o.interface) throw new OtusError('give either --pcap or --interface, not both');
   const reporter = o.out ? { name: 'file', config: { path: o.out } } : { name: 'console', config: { format } };
   if (o.task) {
     const t = loadTaskFile(o.task);
     if (o.pcap) t.capture = { name: 'pcap', file: o.pcap, config: {} };
+    if (o.interface) {
+      // Keep the task's afpacket settings (ring, fan-out, mode); only the source changes.
+      const c = t.capture.name === 'afpacket' ? t.capture : { name: 'afpacket', config: {} };
+      t.capture = { ...c, interface: o.interface, file: undefined };
+      delete t.capture.file;
+    }
+    if (o.filter !== undefined) {
+      if (t.capture.name !== 'afpacket') throw new OtusError('--filter applies to live capture: give --interface (or a task capturing with afpacket)');
+      t.capture.bpf_filter = o.filter;
+    }
     if (workers !== undefined) t.workers = workers;
     if (o.out || o.format) t.reporters = [reporter];
     return t;
   }
+  if (o.filter !== undefined && !o.interface) throw new OtusError('--filter applies to live capture: give --interface');
   const file = o.pcap ?? SAMPLE_CAPTURE;
+  const capture = o.interface
+    ? { name: 'afpacket', interface: o.interface, ...(o.filter !== undefined ? { bpf_filter: o.filter } : {}) }
+    : { name: 'pcap', file };
   return parseTask(
     {
       id: 'run',
       workers: workers ?? 0,
-      capture: { name: 'pcap', file },
+      capture,
       parsers: defaultParsers(),
       reporters: [reporter],
       unmatched_policy: 'forward',
@@ -79,7 +100,13 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const showBar = o.progress !== false && process.stderr.isTTY && (task.reporters[0]?.name !== 'console' || !process.stdout.isTTY);
   const bar = showBar
     ? new cliProgress.SingleBar(
-        { format: 'reading [{bar}] {percentage}% | {packets} packets | {records} records', hideCursor: true, clearOnComplete: true },
+        {
+          format: task.capture.interface
+            ? `capturing on ${task.capture.interface} | {packets} packets | {records} records (Ctrl-C to stop)`
+            : 'reading [{bar}] {percentage}% | {packets} packets | {records} records',
+          hideCursor: true,
+          clearOnComplete: true,
+        },
         cliProgress.Presets.shades_classic,
       )
     : null;
@@ -89,6 +116,11 @@ export async function runCommand(o: RunOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   await runner.start();
+  if (task.capture.interface) {
+    // Every socket is open (and filtered) from here on: say so, for the person at the terminal and for scripts.
+    const w = runner.workers;
+    process.stderr.write(`otus: capturing on ${task.capture.interface} (${w} worker${w === 1 ? '' : 's'}, ${runner.mode} mode); Ctrl-C to stop\n`);
+  }
   let timer: NodeJS.Timeout | undefined;
   if (bar) {
     bar.start(100, 0, { packets: 0, records: 0 });

@@ -37,6 +37,23 @@ export function formatSummary(task: TaskConfig, s: TaskSummary): string {
         `, reporter timeout ${s.reporters.reduce((a, r) => a + r.timeoutDrops, 0)}, reporter error ${s.reporters.reduce((a, r) => a + r.errorDrops, 0)}`,
     ],
   ];
+  if (s.capture.kernelPackets !== undefined) {
+    rows.splice(1, 0, [
+      'kernel',
+      `${s.capture.kernelPackets} packets to the capture socket${s.workers > 1 && s.dispatchMode === 'binding' ? 's' : ''}, ` +
+        `${s.capture.kernelDrops} dropped, ${s.capture.kernelFreezes} queue freezes`,
+    ]);
+  }
+  const tcp = s.pipelines.decoder;
+  if ((tcp['tcp_segments'] ?? 0) > 0) {
+    const t = (k: string) => tcp[`tcp_${k}`] ?? 0;
+    rows.push([
+      'tcp reassembly',
+      `${t('segments')} segments, ${t('bytes_delivered')} bytes, ${t('streams_created')} streams (${t('mid_stream_joins')} joined mid-stream)` +
+        `, ${t('out_of_order_segments')} out of order, ${t('retransmitted_segments')} retransmitted, ${t('gaps')} gaps (${t('gap_bytes')} bytes)` +
+        `, evicted ${t('streams_timed_out')} idle / ${t('streams_evicted_memory')} memory / ${t('streams_evicted_max')} max streams, ${t('overflow_bytes')} bytes overflowed`,
+    ]);
+  }
   for (const [p, st] of Object.entries(s.pipelines.parserStats)) {
     const e = list(st);
     if (e) rows.push([`${p} parser`, e.slice(2, -1)]);

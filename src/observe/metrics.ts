@@ -63,6 +63,10 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
   counter('otus_packets_captured_total', 'Packets read by the capturer', ['task'], each((t, e) => e({ task: t.id }, t.summary.capture.packets)));
   counter('otus_bytes_captured_total', 'Bytes read by the capturer', ['task'], each((t, e) => e({ task: t.id }, t.summary.capture.bytes)));
   counter('otus_capture_kernel_drops_total', 'Packets the kernel ring dropped (tp_drops)', ['task'], each((t, e) => e({ task: t.id }, t.summary.capture.kernelDrops)));
+  counter('otus_capture_kernel_packets_total', 'Packets the kernel passed to the capture sockets, drops included (tp_packets)', ['task'], each((t, e) => {
+    if (t.summary.capture.kernelPackets !== undefined) e({ task: t.id }, t.summary.capture.kernelPackets);
+  }));
+  counter('otus_capture_kernel_freezes_total', 'Times a kernel capture ring froze its queue (tp_freeze_q_cnt)', ['task'], each((t, e) => e({ task: t.id }, t.summary.capture.kernelFreezes)));
   counter('otus_pipeline_channel_drops_total', 'Packets dropped because a pipeline input was full (drop newest)', ['task'], each((t, e) => e({ task: t.id }, t.summary.capture.channelDrops)));
   gauge('otus_pipeline_channel_usage_ratio', 'Fill level of each pipeline input channel (0..1)', ['task', 'pipeline'], each((t, e) => {
     for (const w of t.summary.pipelines.perWorker) e({ task: t.id, pipeline: w.index }, w.channelUsage);

@@ -11,7 +11,10 @@ export interface PipelineWorkerData {
   task: TaskConfig;
   decoder: DecoderConfig;
   forms: PayloadForms;
-  ring: FrameRingShared;
+  /** Dispatch mode: the ring the capture thread fills; null in binding mode. */
+  ring: FrameRingShared | null;
+  /** Binding mode: the capturer this worker owns (its plugin name and config, fan-out group included). */
+  capture: { name: string; config: Record<string, unknown> } | null;
   control: SharedArrayBuffer;
   /** The task's SharedFlowRegistry memory (SharedFlowRegistry.attach). */
   flowRegistry: SharedArrayBuffer;
@@ -28,14 +31,20 @@ export interface PipelineSnapshot {
   parsed: Record<string, number>;
   parserStats: Record<string, Record<string, number>>;
   channelUsage: number;
+  /** Binding mode: this worker's capturer counters (kernel drops and freezes included). */
+  capture?: CaptureStats;
 }
 
 export type WorkerMessage =
   | { type: 'ready'; index: number }
   | { type: 'records'; index: number; records: OutputRecord[] }
   | { type: 'stats'; snapshot: PipelineSnapshot }
-  | { type: 'done'; snapshot: PipelineSnapshot }
+  /** `captureError`: binding mode, the worker's capturer failed (e.g. the interface went down). */
+  | { type: 'done'; snapshot: PipelineSnapshot; captureError?: { message: string; code?: string } }
   | { type: 'error'; message: string; code?: string };
+
+/** Main thread to a binding-mode worker: every capturer is open, run now; or: the task is aborted, close yours. */
+export type WorkerCommand = { type: 'run' } | { type: 'close' };
 
 export interface CaptureThreadData {
   task: TaskConfig;

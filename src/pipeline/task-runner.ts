@@ -2,12 +2,15 @@
 // resolve every factory -> construct -> init -> wire -> start: reporters,
 // sender, pipelines, capturer last) and stops it the other way round
 // (capturer, pipelines, sender, reporter flush). Lives on the main thread;
-// the per-packet work happens in the capture and pipeline threads.
+// the per-packet work happens in the capture and pipeline threads. In
+// binding mode there is no capture thread: every pipeline worker owns a
+// capturer (bound-capture.ts), all of them opened before any runs.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { GlobalConfig } from '../config/global-schema.ts';
 import type { OutputRecord, PayloadForms } from '../core/record.ts';
 import type { DecoderConfig } from '../decoder/api.ts';
+import { tcpReassemblyConfigOf } from '../reassembly/config.ts';
 import type { CaptureStats, PluginContext, Reporter } from '../plugin/interfaces.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
 import { OtusError } from '../core/errors.ts';
@@ -15,7 +18,8 @@ import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
 import { ControlBlock, createControlBlock } from './control-block.ts';
 import { createFrameRing, type FrameRingShared } from './frame-ring.ts';
-import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerMessage } from './messages.ts';
+import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerCommand, WorkerMessage } from './messages.ts';
+import { bindingCaptureConfig, dispatchModeOf, type DispatchMode } from './binding.ts';
 import { Sender, type SenderStats } from './sender.ts';
 import { mergeSnapshots, type PipelineTotals } from './totals.ts';
 import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
@@ -24,6 +28,8 @@ import '../plugins/index.ts';
 export interface TaskSummary {
   taskId: string;
   workers: number;
+  /** How packets reach the workers (DESIGN section 2). */
+  dispatchMode?: DispatchMode;
   elapsedSec: number;
   capture: CaptureStats & { channelDrops: number };
   pipelines: PipelineTotals;
@@ -45,6 +51,7 @@ export function decoderConfigOf(g: GlobalConfig): DecoderConfig {
   return {
     tunnel: { ...d.tunnel },
     ipReassembly: { timeoutSec: d.ip_reassembly.timeout, maxFragments: d.ip_reassembly.max_fragments },
+    tcpReassembly: tcpReassemblyConfigOf(d.tcp_reassembly),
   };
 }
 
@@ -54,7 +61,11 @@ function payloadFormsOf(task: TaskConfig): PayloadForms {
   let binary = false;
   for (const r of task.reporters) {
     const ser = (r.config['serialization'] as string | undefined) ?? 'json';
-    if (r.name === 'hep') binary = true;
+    if (r.name === 'hep') {
+      // SIP travels as its wire bytes; RTCP and DNS as their JSON form (HEP types 5 and 53, as heplify sends them).
+      binary = true;
+      json = true;
+    }
     else if (r.name === 'kafka' && ser === 'binary') binary = true;
     else json = true;
   }
@@ -71,6 +82,7 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export class TaskRunner {
   readonly task: TaskConfig;
   readonly workers: number;
+  readonly mode: DispatchMode;
   private readonly o: TaskRunnerOptions;
   private readonly control: ControlBlock;
   private readonly controlSab: SharedArrayBuffer;
@@ -92,6 +104,7 @@ export class TaskRunner {
     this.o = o;
     this.task = o.task;
     this.workers = workerCountOf(o.task, o.global);
+    this.mode = dispatchModeOf(o.task);
     this.controlSab = createControlBlock(this.workers);
     this.control = new ControlBlock(this.controlSab);
   }
@@ -109,7 +122,7 @@ export class TaskRunner {
     resolveFactories('processor', t.processors);
     resolveFactories('reporter', t.reporters);
 
-    const ctx: PluginContext = { taskId: t.id, workerIndex: -1, agent: this.o.agent, log: this.o.log };
+    const ctx: PluginContext = { taskId: t.id, workerIndex: -1, agent: this.o.agent, log: this.o.log, global: this.o.global };
     const reporters = await buildPlugins('reporter', t.reporters, ctx);
     this.reporters = reporters.map((reporter, i) => ({ name: t.reporters[i]!.name, reporter }));
     for (const r of this.reporters) await r.reporter.start();
@@ -124,9 +137,11 @@ export class TaskRunner {
     const registry = SharedFlowRegistry.create(this.o.global.otus.core.flow_registry.capacity);
     const rings: FrameRingShared[] = [];
     const ready: Promise<void>[] = [];
+    const binding = this.mode === 'binding';
+    const boundCapture = binding ? { name: t.capture.name, config: bindingCaptureConfig(t, this.workers) } : null;
     for (let i = 0; i < this.workers; i++) {
-      const ring = createFrameRing(bp.pipeline_channel.capacity_bytes);
-      rings.push(ring);
+      const ring = binding ? null : createFrameRing(bp.pipeline_channel.capacity_bytes);
+      if (ring) rings.push(ring);
       const wd: PipelineWorkerData = {
         index: i,
         agent: this.o.agent,
@@ -134,6 +149,7 @@ export class TaskRunner {
         decoder,
         forms,
         ring,
+        capture: boundCapture,
         control: this.controlSab,
         flowRegistry: registry.shared,
         lossless: this.lossless,
@@ -152,6 +168,11 @@ export class TaskRunner {
       throw e;
     }
 
+    if (binding) {
+      // Every socket is open and in the fan-out group: let them all run.
+      for (const w of this.pipelineThreads) w.postMessage({ type: 'run' } satisfies WorkerCommand);
+      return;
+    }
     const cd: CaptureThreadData = { task: t, agent: this.o.agent, decoder, rings, control: this.controlSab, lossless: this.lossless };
     const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
     this.captureThread = cw;
@@ -174,7 +195,10 @@ export class TaskRunner {
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage) => {
         if (m.type === 'ready') done();
-        else if (m.type === 'error') done(new OtusError(`pipeline ${index}: ${m.message}`, m.code ?? 'PIPELINE_INIT'));
+        // A capturer's own errors (binding mode) already say what failed; the worker index adds nothing.
+        else if (m.type === 'error' && this.mode === 'binding' && m.message.startsWith(`${this.task.capture.name}:`)) {
+          done(new OtusError(m.message, m.code ?? 'CAPTURE_INIT'));
+        } else if (m.type === 'error') done(new OtusError(`pipeline ${index}: ${m.message}`, m.code ?? 'PIPELINE_INIT'));
       };
       const onError = (e: Error) => done(new OtusError(`pipeline ${index}: ${e.message}`, 'PIPELINE_INIT'));
       const onExit = (code: number) => done(new OtusError(`pipeline ${index} exited (code ${code}) before it was ready`, 'PIPELINE_INIT'));
@@ -193,6 +217,7 @@ export class TaskRunner {
 
   private async abortStart(): Promise<void> {
     this.control.abort();
+    if (this.mode === 'binding') await this.closeBoundCapturers();
     await Promise.all(this.pipelineThreads.map((w) => w.terminate()));
     this.pipelineThreads = [];
     for (const r of this.reporters) {
@@ -203,6 +228,32 @@ export class TaskRunner {
       }
     }
     this.resolveCaptureDone();
+  }
+
+  /**
+   * Binding mode, start failed: the workers that opened their capturer close
+   * it (terminating the thread would leave its socket and ring in the
+   * process, still in the fan-out group). Bounded: a stuck worker is
+   * terminated anyway.
+   */
+  private async closeBoundCapturers(): Promise<void> {
+    const closed = this.pipelineThreads.map(
+      (w, i) =>
+        new Promise<void>((resolve) => {
+          if (this.snapshotsDone.has(i)) return resolve();
+          const t = setTimeout(resolve, 2000);
+          const end = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          w.once('exit', end);
+          w.on('message', (m: WorkerMessage) => {
+            if (m.type === 'done' || m.type === 'error') end();
+          });
+          w.postMessage({ type: 'close' } satisfies WorkerCommand);
+        }),
+    );
+    await Promise.all(closed);
   }
 
   private watchWorker(w: Worker, index: number): Promise<void> {
@@ -218,6 +269,12 @@ export class TaskRunner {
           case 'done':
             this.snapshots.set(index, m.snapshot);
             this.snapshotsDone.add(index);
+            if (m.captureError) {
+              // Binding mode: one capturer failed (interface down...); the task ends, as a failed capture thread ends it.
+              this.captureError ??= m.captureError.message;
+              this.control.stop();
+              this.resolveCaptureDone();
+            }
             resolve();
             break;
           case 'ready':
@@ -225,6 +282,7 @@ export class TaskRunner {
           case 'error':
             this.workerError ??= new Error(`pipeline ${index}: ${m.message}`);
             this.control.abort();
+            if (this.mode === 'binding') this.resolveCaptureDone();
             resolve();
             break;
           case 'log':
@@ -235,11 +293,15 @@ export class TaskRunner {
       w.on('error', (e) => {
         this.workerError ??= new Error(`pipeline ${index}: ${e.message}`);
         this.control.abort();
+        if (this.mode === 'binding') this.resolveCaptureDone();
         resolve();
       });
       w.on('exit', () => {
         // A worker gone without saying 'done' must not leave others waiting on its progress.
-        if (!this.snapshotsDone.has(index)) this.control.abort();
+        if (!this.snapshotsDone.has(index)) {
+          this.control.abort();
+          if (this.mode === 'binding') this.resolveCaptureDone();
+        }
         resolve();
       });
     });
@@ -266,6 +328,8 @@ export class TaskRunner {
   /** Stops in order: capturer, pipelines (drained), sender, reporters. */
   stop(): Promise<TaskSummary> {
     this.control.stop();
+    // Binding mode: the workers' capturers see the stop flag themselves; there is no capture thread to wait for.
+    if (this.mode === 'binding') this.resolveCaptureDone();
     return this.wait();
   }
 
@@ -291,9 +355,10 @@ export class TaskRunner {
     return {
       taskId: this.task.id,
       workers: this.workers,
+      dispatchMode: this.mode,
       elapsedSec: this.startedAt ? (performance.now() - this.startedAt) / 1000 : 0,
       capture: {
-        ...(cs?.stats ?? { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 }),
+        ...(this.mode === 'binding' ? this.boundCaptureStats() : (cs?.stats ?? { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 })),
         channelDrops: cs?.channelDrops ?? 0,
       },
       pipelines: mergeSnapshots([...this.snapshots.values()]),
@@ -301,6 +366,26 @@ export class TaskRunner {
       reporters: this.reporters.map((r) => ({ name: r.name, ...r.reporter.stats() })),
       error: this.captureError,
     };
+  }
+
+  /** Binding mode: the workers' capturers added up (the kernel counts per socket). */
+  private boundCaptureStats(): CaptureStats {
+    const t: CaptureStats = { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 };
+    for (const s of this.snapshots.values()) {
+      const c = s.capture;
+      if (!c) continue;
+      t.packets += c.packets;
+      t.bytes += c.bytes;
+      t.kernelDrops += c.kernelDrops;
+      t.kernelFreezes += c.kernelFreezes;
+      if (c.kernelPackets !== undefined) t.kernelPackets = (t.kernelPackets ?? 0) + c.kernelPackets;
+    }
+    return t;
+  }
+
+  /** Records from outside the pipelines (policy dataplane events) for this task's reporters. */
+  publish(records: OutputRecord[]): void {
+    if (this.sender) void this.sender.enqueue(records);
   }
 
   progress(): number | null {

@@ -1,7 +1,9 @@
-// Entry point of a pipeline worker thread (dispatch mode): drains its frame
-// ring through a Pipeline and posts record batches to the task's sender.
-// The loop is synchronous and steered through shared memory, so the worker
-// never yields per packet.
+// Entry point of a pipeline worker thread. Dispatch mode: drains its frame
+// ring through a Pipeline and posts record batches to the task's sender; the
+// loop is synchronous and steered through shared memory, so the worker never
+// yields per packet. Binding mode: owns one capturer (an AF_PACKET socket in
+// the task's fan-out group) and runs its packets through the Pipeline
+// directly, straight from the kernel's ring (bound-capture.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { newRawPacket, type RawPacket } from '../core/packet.ts';
 import type { OutputRecord } from '../core/record.ts';
@@ -14,6 +16,7 @@ import { PIPELINE_COUNTERS, Pipeline } from './pipeline.ts';
 import type { Parser } from '../plugin/interfaces.ts';
 import { isFlowRegistryAware } from '../flow/api.ts';
 import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
+import { openBoundCapturer, runBoundCapture } from './bound-capture.ts';
 
 const MAX_PENDING_BATCHES = 8;
 const FLUSH_MS = 20;
@@ -23,7 +26,7 @@ const data = workerData as PipelineWorkerData;
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 
-function snapshot(p: Pipeline, parsers: Parser[], reader: FrameRingReader): PipelineSnapshot {
+function snapshot(p: Pipeline, parsers: Parser[], reader: FrameRingReader | null): PipelineSnapshot {
   const counters: Record<string, number> = {};
   PIPELINE_COUNTERS.forEach((n, i) => (counters[n] = p.counters[i]!));
   const parsed: Record<string, number> = {};
@@ -36,10 +39,10 @@ function snapshot(p: Pipeline, parsers: Parser[], reader: FrameRingReader): Pipe
     index: data.index,
     counters,
     decodeErrors: p.decoder.stats.errorsByReason(),
-    decoder: p.decoder.stats.summary(),
+    decoder: { ...p.decoder.stats.summary(), ...p.reassemblyStats() },
     parsed,
     parserStats,
-    channelUsage: reader.usage(),
+    channelUsage: reader ? reader.usage() : 0,
   };
 }
 
@@ -57,7 +60,6 @@ async function main(): Promise<void> {
   const registry = SharedFlowRegistry.attach(data.flowRegistry);
   for (const p of parsers) if (isFlowRegistryAware(p)) p.setFlowRegistry(registry);
   const control = new ControlBlock(data.control);
-  const reader = new FrameRingReader(data.ring);
 
   let batch: OutputRecord[] = [];
   const pipeline = new Pipeline({
@@ -81,6 +83,26 @@ async function main(): Promise<void> {
     batch = [];
   };
 
+  if (data.capture) {
+    // Binding mode: the socket is opened (and joins the fan-out group) before
+    // 'ready', so a wrong interface, filter or privilege fails the task start.
+    const capturer = await openBoundCapturer(data.capture, ctx);
+    post({ type: 'ready', index: data.index });
+    await runBoundCapture({
+      capturer,
+      pipeline,
+      control,
+      port,
+      flush,
+      batched: () => batch.length,
+      batchSize: data.batchSize,
+      snapshot: () => snapshot(pipeline, parsers, null),
+      post,
+      stopParsers: () => parsers.forEach((p) => p.stop?.()),
+    });
+    return;
+  }
+  const reader = new FrameRingReader(data.ring!);
   // Every plugin is built and initialised: the task may start its capture.
   post({ type: 'ready', index: data.index });
   const raw: RawPacket = newRawPacket();
@@ -88,6 +110,8 @@ async function main(): Promise<void> {
   const handle = (pkt: RawPacket, frameNo: number) => {
     // A frame dispatched after another worker's signalling frame waits for it (Dispatcher.barrierFor).
     if (reader.barrierWorker >= 0) control.waitProgress(reader.barrierWorker, reader.barrierFrame);
+    // A signalling frame waits for every frame captured before it (Dispatcher.fenceFor).
+    for (let i = 0; i < reader.fenceCount; i++) control.waitProgress(reader.fence[2 * i]!, reader.fence[2 * i + 1]!);
     pipeline.handle(pkt, frameNo);
     control.setProgress(self, frameNo);
   };
@@ -110,6 +134,7 @@ async function main(): Promise<void> {
       reader.waitForData(5);
     }
   }
+  pipeline.close(); // reassembled streams report their last messages
   flush();
   for (const p of parsers) p.stop?.();
   post({ type: 'done', snapshot: snapshot(pipeline, parsers, reader) });

@@ -277,7 +277,7 @@ test('afpacket: stop() ends run() promptly and releases the ring', { skip }, asy
     await r.done;
     const ms = performance.now() - t0;
     assert.ok(ms < 100, `stop took ${ms.toFixed(1)} ms`);
-    assert.deepEqual(r.cap.stats(), { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0 });
+    assert.deepEqual(r.cap.stats(), { packets: 0, bytes: 0, kernelDrops: 0, kernelFreezes: 0, kernelPackets: 0 });
     await r.cap.stop(); // idempotent
     await assert.rejects(r.cap.run(new Collector()), /cannot follow stop/);
   });

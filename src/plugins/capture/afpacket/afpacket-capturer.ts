@@ -161,6 +161,7 @@ export class AfPacketCapturer implements Capturer {
       bytes: this.bytes + (r ? r.bytes : 0),
       kernelDrops: this.kernelDrops,
       kernelFreezes: this.kernelFreezes,
+      kernelPackets: this.kernelPackets,
     };
   }
 
