@@ -5,6 +5,7 @@ import { formatSection, type BenchSection } from './report.ts';
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   decoder: () => import('./decoder.ts'),
+  afpacket: () => import('./afpacket.ts'),
   kafka: () => import('./kafka.ts'),
   policy: () => import('./policy.ts'),
 };

@@ -14,10 +14,15 @@ from scapy.layers.rtp import RTP  # noqa: F401  (ensures scapy's RTP layer is lo
 from scapy.packet import Raw
 
 
-def dns_server(addr, port, stop):
+def dns_socket(addr, port):
+    # Bound before the client starts, so its first query cannot be lost.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, port))
     s.settimeout(0.2)
+    return s
+
+
+def dns_server(s, stop):
     while not stop.is_set():
         try:
             data, peer = s.recvfrom(2048)
@@ -73,7 +78,7 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "dns":
         stop = threading.Event()
-        t = threading.Thread(target=dns_server, args=("127.0.0.53", 53, stop))
+        t = threading.Thread(target=dns_server, args=(dns_socket("127.0.0.53", 53), stop))
         t.start()
         try:
             dns_client("127.0.0.53", 53)

@@ -25,6 +25,10 @@ export class Dispatcher implements CaptureSink {
 
   /** Per worker: frame number of the last signalling frame it was given, -1 once it is handled. */
   private readonly lastSignal: Float64Array;
+  /** Per worker: frame number of the last frame it was given (-1: none yet). */
+  private readonly lastGiven: Float64Array;
+  /** The fence of the signalling frame being pushed: (worker, frame) pairs. */
+  private readonly fence: Float64Array;
   private isSignal = false;
 
   constructor(
@@ -39,6 +43,8 @@ export class Dispatcher implements CaptureSink {
     this.writers = rings.map((r) => new FrameRingWriter(r));
     this.decoder = new Decoder(decoderConfig);
     this.lastSignal = new Float64Array(rings.length).fill(-1);
+    this.lastGiven = new Float64Array(rings.length).fill(-1);
+    this.fence = new Float64Array(2 * rings.length);
   }
 
   /** Which worker a frame belongs to. */
@@ -83,6 +89,28 @@ export class Dispatcher implements CaptureSink {
     return best;
   }
 
+  /**
+   * The fence of a signalling frame going to worker `t`: for every other
+   * worker, the last frame it was given and has not handled yet. The frame
+   * waits for all of them, so that what it changes in the FlowRegistry (a BYE
+   * releasing a call's flows, an INVITE taking over the ports of an ended
+   * call, a re-INVITE moving media) is not seen by frames captured before it.
+   * Every wait is for an earlier frame, so workers never wait in a cycle.
+   */
+  private fenceFor(t: number): number {
+    const given = this.lastGiven;
+    let n = 0;
+    for (let w = 0; w < given.length; w++) {
+      const f = given[w]!;
+      if (w === t || f < 0) continue;
+      if (this.control !== null && this.control.progressed(w, f)) continue;
+      this.fence[2 * n] = w;
+      this.fence[2 * n + 1] = f;
+      n++;
+    }
+    return n;
+  }
+
   private target = -1;
 
   onPacket(raw: RawPacket): boolean {
@@ -99,13 +127,15 @@ export class Dispatcher implements CaptureSink {
       return true;
     }
     const bw = this.lastSignalAny ? this.barrierFor(this.target) : -1;
-    if (!w.push(raw, this.frameNo, bw, bw >= 0 ? this.lastSignal[bw]! : 0)) {
+    const fc = this.isSignal ? this.fenceFor(this.target) : 0;
+    if (!w.push(raw, this.frameNo, bw, bw >= 0 ? this.lastSignal[bw]! : 0, this.fence, fc)) {
       if (this.lossless) return false;
       this.channelDrops++;
       this.target = -1;
       this.isSignal = false;
       return true;
     }
+    this.lastGiven[this.target] = this.frameNo;
     if (this.isSignal) {
       this.lastSignal[this.target] = this.frameNo;
       this.lastSignalAny = true;

@@ -3,8 +3,8 @@
 // message (and a copy of a message) per packet.
 //
 // Layout: a control Int32Array (read index, write index, flags, waiters) and a
-// data area. Each record is a 36-byte header followed by the frame bytes,
-// padded to 8 bytes. A record never wraps: when it does not fit before the end,
+// data area. Each record is a 40-byte header followed by the frame bytes and
+// the record's fence (see push), padded to 8 bytes. A record never wraps: when it does not fit before the end,
 // the producer writes a WRAP marker and starts again at 0. One 8-byte gap is
 // always kept free so that read === write means empty.
 import type { RawPacket } from '../core/packet.ts';
@@ -14,8 +14,12 @@ const CTRL_WRITE = 1;
 const CTRL_CLOSED = 2; // producer finished: no more records will come
 const CTRL_WORDS = 4;
 
-/** Record header: len u32, origLen u32, tsSec u32, tsNsec u32, frameNo (2 x u32), linkType u16, ifIndex u16, barrier worker i32, barrier frame u32. */
-export const RECORD_HEADER_BYTES = 36;
+/**
+ * Record header: len u32, origLen u32, tsSec u32, tsNsec u32, frameNo (2 x u32), linkType u16, ifIndex u16,
+ * barrier worker i32, barrier frame u32, fence entries u32. The fence entries (worker i32, frame u32 each)
+ * follow the frame bytes.
+ */
+export const RECORD_HEADER_BYTES = 40;
 const HDR = RECORD_HEADER_BYTES;
 const WRAP = 0xffffffff;
 
@@ -52,10 +56,15 @@ export class FrameRingWriter {
     return (this.size >> 1) - HDR;
   }
 
-  /** Writes one frame; false when the ring is full (the caller waits or drops). */
-  push(pkt: RawPacket, frameNo: number, barrierWorker = -1, barrierFrame = 0): boolean {
+  /**
+   * Writes one frame; false when the ring is full (the caller waits or drops).
+   * The barrier is one (worker, frame) the consumer must wait for before
+   * handling this frame; the fence, `fenceCount` (worker, frame) pairs taken
+   * from `fence` (worker at 2i, frame at 2i+1), is a list of them.
+   */
+  push(pkt: RawPacket, frameNo: number, barrierWorker = -1, barrierFrame = 0, fence: Float64Array | null = null, fenceCount = 0): boolean {
     const len = pkt.data.length;
-    const need = align8(HDR + len);
+    const need = align8(HDR + len + 8 * fenceCount);
     const size = this.size;
     const read = Atomics.load(this.ctrl, CTRL_READ);
     let write = this.ctrl[CTRL_WRITE]!; // only we write it
@@ -79,7 +88,12 @@ export class FrameRingWriter {
     v.setUint16(write + 26, pkt.ifIndex, true);
     v.setInt32(write + 28, barrierWorker, true);
     v.setUint32(write + 32, barrierFrame >>> 0, true);
+    v.setUint32(write + 36, fenceCount, true);
     this.bytes.set(pkt.data, write + HDR);
+    for (let i = 0, f = write + HDR + len; i < fenceCount; i++, f += 8) {
+      v.setInt32(f, fence![2 * i]!, true);
+      v.setUint32(f + 4, fence![2 * i + 1]! >>> 0, true);
+    }
     let next = write + need;
     if (next >= size) next = 0;
     Atomics.store(this.ctrl, CTRL_WRITE, next);
@@ -125,6 +139,9 @@ export class FrameRingReader {
    */
   barrierWorker = -1;
   barrierFrame = 0;
+  /** Fence of the record being handled: `fenceCount` (worker, frame low 32 bits) pairs in `fence`. */
+  fenceCount = 0;
+  fence = new Int32Array(16);
 
   constructor(shared: FrameRingShared) {
     this.ctrl = new Int32Array(shared.control);
@@ -156,9 +173,18 @@ export class FrameRingReader {
       pkt.ifIndex = v.getUint16(read + 26, true);
       this.barrierWorker = v.getInt32(read + 28, true);
       this.barrierFrame = v.getUint32(read + 32, true);
+      const fc = v.getUint32(read + 36, true);
+      this.fenceCount = fc;
+      if (fc > 0) {
+        if (this.fence.length < 2 * fc) this.fence = new Int32Array(2 * fc);
+        for (let i = 0, f = read + HDR + len; i < fc; i++, f += 8) {
+          this.fence[2 * i] = v.getInt32(f, true);
+          this.fence[2 * i + 1] = v.getInt32(f + 4, true);
+        }
+      }
       pkt.data = this.bytes.subarray(read + HDR, read + HDR + len);
       each(pkt, frameNo);
-      read += align8(HDR + len);
+      read += align8(HDR + len + 8 * fc);
       if (read >= this.size) read = 0;
       n++;
     }

@@ -1,6 +1,7 @@
 // Resolves and constructs a task's plugins in the phases of DESIGN section 4:
 // every factory is resolved before anything is constructed, so an unknown
 // name fails the task before any side effect.
+import { ConfigError } from '../core/errors.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
 import type { PluginContext, PluginKind, PluginTypes } from '../plugin/interfaces.ts';
 
@@ -27,10 +28,27 @@ export async function buildPlugins<K extends PluginKind>(
     try {
       await inst.init(refs[i]!.config, ctx);
     } catch (e) {
-      const err = e as Error;
-      err.message = `${kind} "${refs[i]!.name}": ${err.message}`;
-      throw err;
+      throw pluginInitError(e as Error, kind, i, refs[i]!.name);
     }
   }
   return instances;
+}
+
+/**
+ * Names the task field of a plugin whose init failed. A config error
+ * ("parser sip: config.ports.0: ...", from parsePluginConfig) becomes
+ * "parsers.0.config.ports.0: ... (parser sip)", the path in the task file.
+ */
+function pluginInitError(err: Error, kind: PluginKind, index: number, name: string): Error {
+  const field = `${kind}s.${index}`;
+  const who = `${kind} ${name}: `;
+  if (err instanceof ConfigError && err.message.startsWith(who)) {
+    const parts = err.message
+      .slice(who.length)
+      .split('; ')
+      .map((p) => (p.startsWith('config') ? `${field}.${p}` : p));
+    return new ConfigError(`${parts.join('; ')} (${kind} "${name}")`, `${field}.${err.path}`);
+  }
+  err.message = `${field} (${kind} "${name}"): ${err.message}`;
+  return err;
 }

@@ -185,6 +185,29 @@ test('malformed packets are counted by reason and never reported', () => {
   assert.equal(p.stats().packets, 0);
 });
 
+test('damaged packets on a registered flow reach handle() and are counted; STUN/DTLS on the media port are not RTP', () => {
+  const { p } = setup({}, [[CALLEE, 20000, CALL]]);
+  const damaged: [string, Uint8Array][] = [
+    ['too_short', rtpPacket().subarray(0, 3)],
+    // version 1 with the padding bit: first byte 0x60 (0x40-0x4f would be a TURN channel)
+    ['bad_version', rtpPacket({ version: 1 }).map((b, i) => (i === 0 ? 0x60 : b))],
+    ['bad_version', rtpPacket({ version: 3 })],
+  ];
+  for (const [reason, bytes] of damaged) {
+    const pkt = udpPacket(bytes, { dstPort: 20000 });
+    assert.equal(p.canHandle(pkt), true, reason);
+    const before = p.stats()[`malformed_${reason}`]!;
+    assert.equal(p.handle(pkt), null, reason);
+    assert.equal(p.stats()[`malformed_${reason}`], before + 1, reason);
+  }
+  // RFC 7983 demultiplexing: STUN (0-3), ZRTP (16-19), DTLS (20-63), TURN channels (64-79).
+  for (const first of [0x00, 0x01, 0x10, 0x16, 0x40, 0x4f]) {
+    const bytes = rtpPacket().map((b, i) => (i === 0 ? first : b));
+    assert.equal(p.canHandle(udpPacket(bytes, { dstPort: 20000 })), false, `first byte ${first}`);
+  }
+  assert.equal(p.canHandle(udpPacket(rtpPacket().subarray(0, 11), { dstPort: 20002 })), false, 'short, unregistered');
+});
+
 test('random mutations and truncations never throw', () => {
   const { p } = setup({ heuristic: true }, [[CALLEE, 20000, CALL]]);
   const seeds = [

@@ -125,17 +125,22 @@ export class RtpParser implements Parser, FlowRegistryAware {
   }
 
   canHandle(pkt: DecodedPacket): boolean {
-    if (pkt.protocol !== IPPROTO.UDP || pkt.payloadLength < RTP_HEADER_LEN) return false;
+    if (pkt.protocol !== IPPROTO.UDP || pkt.payloadLength === 0) return false;
     const d = pkt.data;
     const o = pkt.payloadOffset;
-    if ((d[o]! & 0xc0) !== 0x80) return false;
-    const b1 = d[o + 1]!;
+    const b0 = d[o]!;
+    // RFC 7983: a first byte below 80 is STUN, ZRTP, DTLS or a TURN channel
+    // sharing the media port, not RTP: it stays unmatched.
+    if (b0 < 80) return false;
+    const b1 = pkt.payloadLength > 1 ? d[o + 1]! : 0;
     if (isRtcpType(b1)) return false;
     const reg = this.registry;
     if (reg !== null) {
+      // A flow SIP registered as RTP: damage (short, wrong version) is handle()'s to count.
       const ctx = reg.lookup(pkt);
       if (ctx !== null && ctx.kind === 'rtp') return true;
     }
+    if (pkt.payloadLength < RTP_HEADER_LEN || (b0 & 0xc0) !== 0x80) return false;
     return this.heuristic && this.looksLikeRtp(b1 & 0x7f, pkt.srcPort, pkt.dstPort);
   }
 

@@ -1,0 +1,264 @@
+// Benchmark (issue 3): the pipeline with the SIP/RTP/RTCP/DNS parsers.
+//
+//  1. Fast path, one core: RTP of registered flows through Pipeline.handle
+//     (decode, parser routing, FlowRegistry lookup, labels, a filter and a
+//     label processor, toRecord with the JSON payload form) into a null emit.
+//     A Pipeline is constructed directly, as worker-main does, with the
+//     task's parsers built and initialised by the plugin registry and a
+//     SharedFlowRegistry attached; 1,000 calls are set up first by running
+//     their INVITE / 200 OK / ACK frames through the same pipeline.
+//  2. Slow path, one core: INVITE and 200 OK with SDP (about 1 kB each)
+//     through Pipeline.handle: deep parse, SDP, media registration, record.
+//     Every pass over the 2,048 call pairs rewrites the Call-IDs, so each
+//     INVITE is a new call for the parser's tracker and the registry.
+//  3. The parsers alone (bench/rtp-fast-path.ts, bench/sip-slow-path.ts).
+//  4. Scaling: a generated capture of many concurrent calls (SIP setup,
+//     G.711 RTP both ways, teardown) run by `bin/otus run` with --workers 1
+//     and 2 into the file reporter on /dev/null; rates from the run's own
+//     elapsed time (--stats-json), efficiency = pps(2) / (2 * pps(1)).
+//     In the same run: tshark with the same dissection (SIP, and RTP by
+//     decode-as on the media ports) and heplify (sipcapture/heplify, Go,
+//     built outside this repository) reading the same file and sending HEP
+//     to a UDP sink opened here, whose packets are counted.
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LinkType, newRawPacket, type RawPacket } from '../src/core/packet.ts';
+import { defaultDecoderConfig } from '../src/decoder/api.ts';
+import { isFlowRegistryAware } from '../src/flow/api.ts';
+import { SharedFlowRegistry } from '../src/flow/shared-flow-registry.ts';
+import { Pipeline } from '../src/pipeline/pipeline.ts';
+import type { PayloadForms } from '../src/core/record.ts';
+import { buildPlugins } from '../src/task/build-plugins.ts';
+import '../src/plugins/index.ts';
+import type { BenchRow, BenchSection } from './report.ts';
+import { callEnds, RTP_PORT_MAX, RTP_PORT_MIN, ip, rtpPayload, sipFrames, udpFrame, writeCallCapture } from './call-capture.ts';
+import { benchRtpFastPath } from './rtp-fast-path.ts';
+import { benchSipSlowPath } from './sip-slow-path.ts';
+import { have, timeCommand } from './peers.ts';
+
+const SECONDS = Number(process.env['OTUS_BENCH_SECONDS'] ?? 3);
+/** Scaling capture: calls x rounds x 2 RTP packets (default 200 x 600 x 2 = 240,000 packets, about 55 MB). */
+const CALLS = Number(process.env['OTUS_BENCH_PIPELINE_CALLS'] ?? 200);
+const ROUNDS = Number(process.env['OTUS_BENCH_PIPELINE_ROUNDS'] ?? 600);
+const HEPLIFY = process.env['OTUS_HEPLIFY'] ?? '/work/peers/heplify/heplify';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OTUS = join(ROOT, 'bin', 'otus');
+const T0 = 1_767_225_600;
+
+const ctx = { taskId: 'bench', workerIndex: 0, agent: 'bench', log: () => {} };
+
+async function newPipeline(forms: PayloadForms, emit: () => void): Promise<Pipeline> {
+  const parsers = await buildPlugins('parser', ['sip', 'rtcp', 'rtp', 'dns'].map((name) => ({ name, config: {} })), ctx);
+  const processors = await buildPlugins(
+    'processor',
+    [
+      { name: 'filter', config: { mode: 'drop', rules: [{ label: 'sip.method', values: ['OPTIONS', 'REGISTER'] }] } },
+      { name: 'label', config: { labels: { site: 'bench-site' } } },
+    ],
+    ctx,
+  );
+  const registry = SharedFlowRegistry.create(262_144);
+  for (const p of parsers) if (isFlowRegistryAware(p)) p.setFlowRegistry(registry);
+  return new Pipeline({ decoder: defaultDecoderConfig(), parsers, processors, unmatchedPolicy: 'drop', forms, emit });
+}
+
+function raw(data: Uint8Array, tsSec = T0): RawPacket {
+  const r = newRawPacket();
+  r.data = data;
+  r.origLen = data.length;
+  r.tsSec = tsSec;
+  r.tsNsec = 0;
+  r.linkType = LinkType.ETHERNET;
+  return r;
+}
+
+/** Runs `step` in batches for `seconds` after a warm-up; returns packets per second. */
+function timed(seconds: number, step: () => void, batch = 4096): number {
+  const loop = (ns: number) => {
+    const t0 = process.hrtime.bigint();
+    const until = t0 + BigInt(Math.round(ns));
+    let n = 0;
+    let now = t0;
+    while (now < until) {
+      for (let i = 0; i < batch; i++) step();
+      n += batch;
+      now = process.hrtime.bigint();
+    }
+    return n / (Number(now - t0) / 1e9);
+  };
+  loop(Math.min(1, seconds / 3) * 1e9); // warm-up: let the JIT settle
+  return loop(seconds * 1e9);
+}
+
+export async function fastPath(seconds: number, forms: PayloadForms): Promise<{ pps: number; check: string }> {
+  let emitted = 0;
+  const p = await newPipeline(forms, () => emitted++);
+  const CALLS_FAST = 1000;
+  let frame = 0;
+  const media: RawPacket[] = [];
+  for (let i = 0; i < CALLS_FAST; i++) {
+    const c = callEnds(i);
+    for (const f of sipFrames(c, 'setup')) p.handle(raw(f), ++frame);
+    media.push(raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, 0, 0x10000000 + i))));
+    media.push(raw(udpFrame(ip(c.callee), ip(c.caller), c.calleePort, c.callerPort, rtpPayload(8, 0, 0, 0x20000000 + i))));
+  }
+  const setup = emitted;
+  let k = 0;
+  const pps = timed(seconds, () => {
+    const m = media[k++ % media.length]!;
+    // a new sequence number per packet, as on the wire (RTP byte 2-3 at offset 44)
+    m.data[44] = (frame >> 8) & 0xff;
+    m.data[45] = frame & 0xff;
+    p.handle(m, ++frame);
+  });
+  const rtp = p.parsed[2]!;
+  if (emitted - setup !== rtp || p.counter('unmatched_dropped') > 0) throw new Error(`fast path: ${rtp} RTP packets but ${emitted - setup} records`);
+  return { pps, check: `${setup} SIP records, then every RTP packet registered and reported` };
+}
+
+export async function slowPath(seconds: number): Promise<{ pps: number; registered: number }> {
+  let emitted = 0;
+  const p = await newPipeline({ json: true, binary: false }, () => emitted++);
+  const PAIRS = 2048;
+  const frames: { pkt: RawPacket; at: number }[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const [inv, ok] = sipFrames(callEnds(i), 'setup');
+    for (const f of [inv!, ok!]) {
+      const at = Buffer.from(f).indexOf('Call-ID: bench-') + 'Call-ID: bench-'.length;
+      frames.push({ pkt: raw(f), at });
+    }
+  }
+  let k = 0;
+  let frame = 0;
+  let call = 0;
+  const pps = timed(
+    seconds,
+    () => {
+      const j = k++ % frames.length;
+      const f = frames[j]!;
+      if ((j & 1) === 0) call++; // a new call per INVITE; its 200 OK keeps the number
+      const d = f.pkt.data;
+      let v = call % 1_000_000;
+      for (let q = 5; q >= 0; q--, v = Math.floor(v / 10)) d[f.at + q] = 48 + (v % 10);
+      // packet time: 20 ms per message, so the registry's TTLs run as on a live trunk
+      f.pkt.tsSec = T0 + Math.floor(frame / 50);
+      p.handle(f.pkt, ++frame);
+    },
+    512,
+  );
+  const sip = p.parsed[0]!;
+  if (emitted !== sip) throw new Error(`slow path: ${sip} SIP messages but ${emitted} records`);
+  const st = (p as unknown as { parsers: { stats(): Record<string, number> }[] }).parsers[0]!.stats();
+  return { pps, registered: st['media_registered'] ?? 0 };
+}
+
+interface OtusRunStats {
+  pps: number;
+  wall: number;
+  elapsed: number;
+  emitted: number;
+  workers: number;
+}
+
+function otusRun(file: string, workers: number, cfg: string): OtusRunStats {
+  const t0 = performance.now();
+  const r = spawnSync(OTUS, ['run', '--pcap', file, '--workers', String(workers), '--config', cfg, '--format', 'json', '--out', '/dev/null', '--stats-json', '--no-progress'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`otus run --workers ${workers} failed (exit ${r.status}): ${r.stderr.slice(0, 400)}`);
+  const line = r.stderr.split('\n').find((l) => l.startsWith('{'));
+  const s = JSON.parse(line!) as { elapsedSec: number; workers: number; capture: { packets: number }; pipelines: { counters: Record<string, number> } };
+  return { pps: s.capture.packets / s.elapsedSec, wall, elapsed: s.elapsedSec, emitted: s.pipelines.counters['emitted'] ?? 0, workers: s.workers };
+}
+
+/** heplify reading `file` at full speed, sending HEP to a UDP sink here; resolves with its wall time and the HEP packets received. */
+async function heplify(file: string): Promise<{ seconds: number; hep: number } | string> {
+  const sink = createSocket('udp4');
+  let hep = 0;
+  sink.on('message', () => hep++);
+  await new Promise<void>((res) => sink.bind(0, '127.0.0.1', () => res()));
+  try {
+    sink.setRecvBufferSize(32 << 20);
+  } catch {
+    // the kernel's limit applies
+  }
+  const port = sink.address().port;
+  const t0 = performance.now();
+  const code = await new Promise<number | string>((res) => {
+    // -t pcap: without it heplify 2.x opens a live capture on "any" and never reads the file
+    const p = spawn(HEPLIFY, ['-t', 'pcap', '-rf', file, '-rs', '-eof-exit', '-hs', `127.0.0.1:${port}`, '-m', 'SIPRTP', '-l', 'error'], { stdio: 'ignore' });
+    const limit = setTimeout(() => p.kill(), 120_000);
+    p.on('error', (e) => res(String(e)));
+    p.on('exit', (c, sig) => {
+      clearTimeout(limit);
+      res(sig ? `killed by ${sig} after 120 s` : (c ?? -1));
+    });
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 500)); // datagrams still in flight
+  sink.close();
+  if (code !== 0) return `heplify exited ${code}`;
+  return { seconds, hep };
+}
+
+export async function run(): Promise<BenchSection> {
+  const rows: BenchRow[] = [];
+  const skipped: string[] = [];
+
+  const fast = await fastPath(SECONDS, { json: true, binary: false });
+  rows.push({ name: 'fast path: RTP, Pipeline.handle, 1 core', value: fast.pps, unit: 'pkt/s', note: `decode+lookup+labels+filter+label+toRecord(JSON payload), ${(1e9 / fast.pps).toFixed(0)} ns/pkt; floor 2M` });
+  const bare = await fastPath(SECONDS, { json: false, binary: false });
+  rows.push({ name: 'fast path, payload not serialised', value: bare.pps, unit: 'pkt/s', note: 'as above without the JSON payload form' });
+  const slow = await slowPath(SECONDS);
+  rows.push({ name: 'slow path: INVITE/200 OK with SDP, Pipeline.handle', value: slow.pps, unit: 'pkt/s', note: `deep parse, SDP, ${slow.registered.toLocaleString('en-US')} media registrations, record; floor 200K` });
+  const rtpAlone = await benchRtpFastPath(SECONDS);
+  rows.push({ name: 'rtp parser alone (canHandle+handle)', value: rtpAlone.pps, unit: 'pkt/s', note: 'bench/rtp-fast-path.ts' });
+  const sipAlone = await benchSipSlowPath(SECONDS);
+  rows.push({ name: 'sip parser alone (canHandle+handle)', value: sipAlone.pps, unit: 'pkt/s', note: 'bench/sip-slow-path.ts' });
+
+  const dir = mkdtempSync(join(tmpdir(), 'otus-bench-pipeline-'));
+  try {
+    const file = join(dir, 'calls.pcap');
+    const packets = writeCallCapture(file, CALLS, ROUNDS);
+    const mb = statSync(file).size / 1e6;
+    const cfg = join(dir, 'otus.yml');
+    writeFileSync(cfg, 'otus:\n  resources:\n    max_workers: 8\n');
+    const what = `${CALLS} calls, ${packets.toLocaleString('en-US')} packets, ${mb.toFixed(0)} MB`;
+    if (!existsSync(OTUS)) skipped.push(`scaling: ${OTUS} missing`);
+    else {
+      // best of two runs each: the machine is shared
+      const best = (w: number) => [otusRun(file, w, cfg), otusRun(file, w, cfg)].sort((a, b) => b.pps - a.pps)[0]!;
+      const one = best(1);
+      const two = best(2);
+      if (one.emitted !== packets || two.emitted !== packets) throw new Error(`scaling: ${one.emitted} / ${two.emitted} records for ${packets} packets`);
+      rows.push({ name: 'otus run --workers 1 (file reporter, /dev/null)', value: one.pps, unit: 'pkt/s', note: `${what}; ${one.elapsed.toFixed(2)} s in the task, ${one.wall.toFixed(2)} s wall` });
+      rows.push({ name: 'otus run --workers 2', value: two.pps, unit: 'pkt/s', note: `${two.elapsed.toFixed(2)} s in the task, ${two.wall.toFixed(2)} s wall` });
+      rows.push({ name: '1 -> 2 worker scaling efficiency', value: two.pps / (2 * one.pps), unit: 'ratio', note: 'pps(2) / (2 x pps(1)); the reader, the sender and the workers share 2 cores' });
+    }
+    if (have('tshark', '-v')) {
+      const t = timeCommand('tshark', ['-n', '-r', file, '-d', `udp.port==${RTP_PORT_MIN}-${RTP_PORT_MAX},rtp`, '-T', 'fields', '-e', 'frame.number', '-e', 'sip.Call-ID', '-e', 'rtp.ssrc', '-e', 'rtp.p_type'], 1);
+      if (t.ok) rows.push({ name: 'tshark, same dissection, -T fields', value: packets / t.seconds, unit: 'pkt/s', note: `wall time incl. start-up (${t.seconds.toFixed(2)} s)` });
+      else skipped.push(`tshark: ${t.why}`);
+    } else skipped.push('tshark: not installed');
+    if (existsSync(HEPLIFY)) {
+      const h = await heplify(file);
+      if (typeof h === 'string') skipped.push(`heplify: ${h}`);
+      else rows.push({ name: 'heplify -t pcap -rf -rs -m SIPRTP, HEP to UDP', value: packets / h.seconds, unit: 'pkt/s', note: `wall time incl. start-up (${h.seconds.toFixed(2)} s); ${h.hep.toLocaleString('en-US')} HEP packets received` });
+    } else skipped.push(`heplify: no binary at ${HEPLIFY} (build sipcapture/heplify outside the repository and set OTUS_HEPLIFY)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { title: `pipeline: SIP/RTP through Pipeline.handle on one core; 1 -> 2 worker scaling with tshark and heplify on the same capture`, rows, skipped };
+}
+
+// `node dist/bench/pipeline.js` runs it alone.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { formatSection } = await import('./report.ts');
+  console.log(formatSection(await run()));
+}

@@ -1,0 +1,98 @@
+// The dispatcher's ordering in dispatch mode: a SIP frame (it changes the
+// FlowRegistry) carries a fence naming, for every other worker, the last
+// frame given to it and not yet handled, so that no earlier frame sees what
+// the SIP frame registers or releases; frames after a SIP frame on another
+// worker carry a barrier on it. Fences and barriers travel in the frame ring.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LinkType, newRawPacket, type RawPacket } from '../../src/core/packet.ts';
+import { defaultDecoderConfig } from '../../src/decoder/api.ts';
+import { ControlBlock, createControlBlock } from '../../src/pipeline/control-block.ts';
+import { Dispatcher } from '../../src/pipeline/dispatcher.ts';
+import { createFrameRing, FrameRingReader } from '../../src/pipeline/frame-ring.ts';
+import { SipParser } from '../../src/plugins/parser/sip/index.ts';
+import { ip, rtpPayload, sipFrames, callEnds, udpFrame } from '../../bench/call-capture.ts';
+
+function raw(data: Uint8Array): RawPacket {
+  const r = newRawPacket();
+  r.data = data;
+  r.origLen = data.length;
+  r.tsSec = 1_767_225_600;
+  r.linkType = LinkType.ETHERNET;
+  return r;
+}
+
+interface Seen {
+  frame: number;
+  barrier: [number, number] | null;
+  fence: [number, number][];
+}
+
+function drainAll(reader: FrameRingReader): Seen[] {
+  const out: Seen[] = [];
+  reader.drain(newRawPacket(), 1000, (_p, frame) => {
+    const fence: [number, number][] = [];
+    for (let i = 0; i < reader.fenceCount; i++) fence.push([reader.fence[2 * i]!, reader.fence[2 * i + 1]!]);
+    out.push({ frame, barrier: reader.barrierWorker >= 0 ? [reader.barrierWorker, reader.barrierFrame] : null, fence });
+  });
+  return out;
+}
+
+test('SIP frames are fenced behind earlier frames of other workers; later frames wait for them', async () => {
+  const rings = [createFrameRing(1 << 16), createFrameRing(1 << 16)];
+  const control = new ControlBlock(createControlBlock(2));
+  const sip = new SipParser();
+  sip.init({}, { taskId: 't', workerIndex: -1, agent: 'a', log: () => {} });
+  const d = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], control);
+
+  // A call whose SIP and RTP flows hash to different workers.
+  let c = callEnds(0);
+  let sipW = -1;
+  let rtpW = -1;
+  let rtpFrame = (k: number) => raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, k, k * 160, 1)));
+  for (let i = 0; i < 200; i++) {
+    c = callEnds(i);
+    sipW = d.workerFor(raw(sipFrames(c, 'setup')[0]!));
+    rtpW = d.workerFor(rtpFrame(0));
+    if (sipW !== rtpW) break;
+  }
+  assert.notEqual(sipW, rtpW, 'found a call whose SIP and RTP go to different workers');
+  // workerFor marked the probe as signalling or not: start from a fresh dispatcher
+  const disp = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], control);
+  const [invite, ok] = sipFrames(c, 'setup');
+  const [bye] = sipFrames(c, 'teardown');
+  // frames: 1 RTP (before any SIP), 2 INVITE, 3 RTP, 4 200 OK, 5 RTP, 6 BYE
+  for (const f of [rtpFrame(0), raw(invite!), rtpFrame(1), raw(ok!), rtpFrame(2), raw(bye!)]) assert.equal(disp.onPacket(f), true);
+  disp.close();
+
+  const onSip = drainAll(new FrameRingReader(rings[sipW]!));
+  const onRtp = drainAll(new FrameRingReader(rings[rtpW]!));
+  assert.deepEqual(onSip.map((s) => s.frame), [2, 4, 6]);
+  assert.deepEqual(onRtp.map((s) => s.frame), [1, 3, 5]);
+  // The INVITE waits for RTP frame 1, the 200 OK for frame 3, the BYE for frame 5 (nothing has been handled yet).
+  assert.deepEqual(onSip.map((s) => s.fence), [[[rtpW, 1]], [[rtpW, 3]], [[rtpW, 5]]]);
+  // RTP after a SIP frame waits for it.
+  assert.deepEqual(onRtp.map((s) => s.barrier), [null, [sipW, 2], [sipW, 4]]);
+});
+
+test('a fence leaves out frames already handled', () => {
+  const rings = [createFrameRing(1 << 16), createFrameRing(1 << 16)];
+  const control = new ControlBlock(createControlBlock(2));
+  const sip = new SipParser();
+  sip.init({}, { taskId: 't', workerIndex: -1, agent: 'a', log: () => {} });
+  const probe = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], null);
+  let c = callEnds(0);
+  const rtp = () => raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, 0, 1)));
+  for (let i = 0; i < 200; i++) {
+    c = callEnds(i);
+    if (probe.workerFor(raw(sipFrames(c, 'setup')[0]!)) !== probe.workerFor(rtp())) break;
+  }
+  const d = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], control);
+  d.onPacket(rtp()); // frame 1
+  const rtpW = d.workerFor(rtp());
+  control.setProgress(rtpW, 1); // its worker has handled it
+  d.onPacket(raw(sipFrames(c, 'setup')[0]!)); // frame 2
+  const sipW = 1 - rtpW;
+  const seen = drainAll(new FrameRingReader(rings[sipW]!));
+  assert.deepEqual(seen, [{ frame: 2, barrier: null, fence: [] }]);
+});
