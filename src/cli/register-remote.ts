@@ -65,7 +65,7 @@ export function registerRemoteCommand(program: Command): void {
   program
     .command('remote')
     .description('run a command on a node through the Kafka command channel and print its response')
-    .argument('<command>', 'task_create, task_delete, task_list, task_status, daemon_status, daemon_stats, config_reload, daemon_shutdown')
+    .argument('<command>', 'task_create, task_delete, task_list, task_status, daemon_status, daemon_stats, config_reload, daemon_shutdown, and the policy_* methods (policy_list, policy_add, ...)')
     .requiredOption('--target <host>', 'the node\'s hostname, or "*"')
     .option('--payload <file>', 'the command\'s payload (YAML or JSON), e.g. a task file for task_create')
     .option('--config <file>', 'global configuration to read Kafka settings from (default /etc/otus/config.yml when present)')

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
       agent: data.agent,
       log: () => {},
     });
+    // The source is open (file found, socket bound, filter compiled): the task has started.
+    post({ type: 'ready' });
     await capturer.run(dispatcher);
   } catch (e) {
     const err = e as Error & { code?: string };

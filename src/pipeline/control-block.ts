@@ -1,22 +1,26 @@
 // A small shared Int32 block through which the task's main thread steers its
 // threads without messages: a stop flag, and per worker the number of record
-// batches posted but not yet taken by the sender (for lossless file runs).
+// batches posted but not yet taken by the sender (for lossless file runs), the
+// last frame it handled, and whether it has finished its ring.
 export const CTRL_STOP = 0;
 /** Set when a thread failed: nobody may wait for another thread any more. */
 const CTRL_ABORT = 1;
 const CTRL_PENDING_BASE = 2;
+const WORDS_PER_WORKER = 3; // pending batches, last frame handled, finished
 
 export function createControlBlock(workers: number): SharedArrayBuffer {
-  // stop flag, then per worker: pending batches, then per worker: last frame handled
-  return new SharedArrayBuffer((CTRL_PENDING_BASE + 2 * workers) * 4);
+  return new SharedArrayBuffer((CTRL_PENDING_BASE + WORDS_PER_WORKER * workers) * 4);
 }
 
 export class ControlBlock {
   readonly words: Int32Array;
   private readonly progressBase: number;
+  private readonly finishedBase: number;
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
-    this.progressBase = CTRL_PENDING_BASE + ((this.words.length - CTRL_PENDING_BASE) >> 1);
+    const workers = (this.words.length - CTRL_PENDING_BASE) / WORDS_PER_WORKER;
+    this.progressBase = CTRL_PENDING_BASE + workers;
+    this.finishedBase = CTRL_PENDING_BASE + 2 * workers;
   }
 
   /** Records that `worker` has handled frame `frameNo` (low 32 bits kept; compared with wrap-around). */
@@ -44,9 +48,24 @@ export class ControlBlock {
     const i = this.progressBase + worker;
     for (;;) {
       const cur = Atomics.load(this.words, i);
-      if (((cur - (frameNo | 0)) | 0) >= 0 || this.aborted) return;
+      if (((cur - (frameNo | 0)) | 0) >= 0 || this.aborted || this.finished(worker)) return;
       Atomics.wait(this.words, i, cur, 1);
     }
+  }
+
+  /**
+   * `worker` has drained its ring for good: whatever it was given is handled,
+   * so nobody may wait on its progress any more. (Without this, a wait for a
+   * frame the worker never reported would outlive the worker and hang the
+   * task's stop.)
+   */
+  setFinished(worker: number): void {
+    Atomics.store(this.words, this.finishedBase + worker, 1);
+    Atomics.notify(this.words, this.progressBase + worker);
+  }
+
+  finished(worker: number): boolean {
+    return Atomics.load(this.words, this.finishedBase + worker) !== 0;
   }
   get stopping(): boolean {
     return Atomics.load(this.words, CTRL_STOP) !== 0;
@@ -62,7 +81,7 @@ export class ControlBlock {
   abort(): void {
     Atomics.store(this.words, CTRL_ABORT, 1);
     this.stop();
-    for (let i = CTRL_PENDING_BASE; i < this.words.length; i++) Atomics.notify(this.words, i);
+    for (let i = CTRL_PENDING_BASE; i < this.finishedBase; i++) Atomics.notify(this.words, i);
   }
   pending(worker: number): number {
     return Atomics.load(this.words, CTRL_PENDING_BASE + worker);

@@ -2,7 +2,8 @@
 // worker and copies it into that worker's ring. The dispatcher decodes only
 // to find the flow; the worker decodes again and does the real work (a decode
 // is cheap next to parsing, and it keeps workers independent of the reader).
-import { DecodedPacket, type RawPacket } from '../core/packet.ts';
+import { DecodedPacket, IPPROTO, type RawPacket } from '../core/packet.ts';
+import { isStreamParser } from '../reassembly/api.ts';
 import type { CaptureSink, Parser } from '../plugin/interfaces.ts';
 import type { ControlBlock } from './control-block.ts';
 import { Decoder } from '../decoder/decoder.ts';
@@ -59,8 +60,13 @@ export class Dispatcher implements CaptureSink {
     }
     if (r !== DecodeResult.OK) return 0;
     const sig = this.signalling;
+    const pkt = this.pkt;
+    // SIP over TCP is signalling too: a data-carrying segment of a stream a
+    // signalling parser would frame is ordered like a UDP SIP datagram.
+    const tcpData = pkt.protocol === IPPROTO.TCP && pkt.payloadLength > 0;
     for (let i = 0; i < sig.length; i++) {
-      if (sig[i]!.canHandle(this.pkt)) {
+      const p = sig[i]!;
+      if (p.canHandle(pkt) || (tcpData && isStreamParser(p) && p.canHandleStream(pkt))) {
         this.isSignal = true;
         break;
       }

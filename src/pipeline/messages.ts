@@ -56,5 +56,6 @@ export interface CaptureThreadData {
 }
 
 export type CaptureMessage =
+  | { type: 'ready' }
   | { type: 'stats'; stats: CaptureStats; progress: number | null; channelDrops: number }
   | { type: 'done'; stats: CaptureStats; progress: number | null; channelDrops: number; error?: { message: string; code?: string } };

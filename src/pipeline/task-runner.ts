@@ -17,7 +17,7 @@ import { OtusError } from '../core/errors.ts';
 import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
 import { ControlBlock, createControlBlock } from './control-block.ts';
-import { createFrameRing, type FrameRingShared } from './frame-ring.ts';
+import { createFrameRing, FrameRingWriter, type FrameRingShared } from './frame-ring.ts';
 import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerCommand, WorkerMessage } from './messages.ts';
 import { bindingCaptureConfig, dispatchModeOf, type DispatchMode } from './binding.ts';
 import { Sender, type SenderStats } from './sender.ts';
@@ -91,7 +91,7 @@ export class TaskRunner {
   private pipelineThreads: Worker[] = [];
   private captureThread: Worker | null = null;
   private snapshots = new Map<number, PipelineSnapshot>();
-  private captureStats: CaptureMessage | null = null;
+  private captureStats: Exclude<CaptureMessage, { type: 'ready' }> | null = null;
   private startedAt = 0;
   private captureError: string | null = null;
   private workerError: Error | null = null;
@@ -177,17 +177,55 @@ export class TaskRunner {
     const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
     this.captureThread = cw;
     cw.on('message', (m: CaptureMessage) => {
+      if (m.type === 'ready') return;
       this.captureStats = m;
       if (m.type === 'done') {
         if (m.error) this.captureError = m.error.message;
         this.resolveCaptureDone();
       }
     });
+    // A capture thread that dies without closing the rings (it closes them
+    // itself on every normal end) must not leave the workers waiting for frames.
+    const closeRings = () => rings.forEach((r) => new FrameRingWriter(r).close());
     cw.on('error', (e) => {
       this.captureError = e.message;
+      closeRings();
       this.resolveCaptureDone();
     });
-    cw.on('exit', () => this.resolveCaptureDone());
+    cw.on('exit', () => {
+      closeRings();
+      this.resolveCaptureDone();
+    });
+    // A source that cannot be opened (missing file, unknown interface, bad
+    // filter, no privilege) fails the start itself, not the task a moment later.
+    try {
+      await this.captureReady(cw);
+    } catch (e) {
+      await this.abortStart();
+      throw e;
+    }
+  }
+
+  /** Resolves when the capture thread has opened its source; rejects with the capturer's error. */
+  private captureReady(cw: Worker): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onMessage = (m: CaptureMessage) => {
+        if (m.type === 'ready') done();
+        else if (m.type === 'done') done(new OtusError(m.error?.message ?? 'capture ended before it started', m.error?.code ?? 'CAPTURE_INIT'));
+      };
+      const onError = (e: Error) => done(new OtusError(`capture: ${e.message}`, 'CAPTURE_INIT'));
+      const onExit = (code: number) => done(new OtusError(`capture thread exited (code ${code}) before it was ready`, 'CAPTURE_INIT'));
+      const done = (err?: Error) => {
+        cw.off('message', onMessage);
+        cw.off('error', onError);
+        cw.off('exit', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      cw.on('message', onMessage);
+      cw.on('error', onError);
+      cw.on('exit', onExit);
+    });
   }
 
   /** Resolves when the worker has initialised its plugins; rejects if it fails or exits first. */

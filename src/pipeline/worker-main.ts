@@ -130,10 +130,16 @@ async function main(): Promise<void> {
       lastStats = now;
     }
     if (n === 0) {
-      if (reader.isFinished() || control.stopping) break;
+      // Only a closed and empty ring ends the loop, also on a stop: the
+      // capture thread closes the rings once its capturer has stopped, so
+      // every frame it dispatched is handled (a worker leaving at a stop
+      // while frames still come would lose them, and other workers' frames
+      // may be waiting for them). An abort (a thread failed) ends it at once.
+      if (reader.isFinished() || control.aborted) break;
       reader.waitForData(5);
     }
   }
+  control.setFinished(self);
   pipeline.close(); // reassembled streams report their last messages
   flush();
   for (const p of parsers) p.stop?.();

@@ -157,7 +157,7 @@ test('HEP over UDP: the datagrams on the wire carry each record as tshark saw it
   const received: Buffer[] = [];
   sock.on('message', (m) => received.push(m));
   const pcap = join(dir, 'hep.pcap');
-  const dump = spawn('tcpdump', ['-i', 'lo', '-U', '-w', pcap, 'udp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-w', pcap, 'udp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await new Promise<void>((resolve, reject) => {
       dump.stderr.on('data', (d: Buffer) => d.toString().includes('listening on') && resolve());

@@ -88,6 +88,18 @@ test('every command round-trips through otus remote', async () => {
   const reload = await remote('config_reload');
   assert.equal(reload.code, 0);
   assert.ok('changed' in reload.r.result!);
+
+  // The policy dataplane's methods ride the same channel (issue 8: JSON-RPC, CLI and Kafka).
+  const pstats = await remote('policy_stats');
+  assert.equal(pstats.code, 0, JSON.stringify(pstats.r));
+  assert.equal(pstats.r.command, 'policy_stats');
+  assert.ok('loaded' in pstats.r.result!);
+  const ruleFile = join(dir, 'bad-rule.json');
+  writeFileSync(ruleFile, JSON.stringify({ rule: { id: 'r1', action: 'deny', src: '10.0.0.0/33' } }));
+  const badRule = await remote('policy_add', ['--payload', ruleFile]);
+  assert.equal(badRule.code, 1, 'a bad rule is an error response');
+  assert.equal(badRule.r.error!.code, -32602);
+  assert.match(badRule.r.error!.message, /rule\.src/);
 });
 
 test('errors: unknown command, bad payload and malformed JSON get a code and a message; the consumer goes on', async () => {
