@@ -5,6 +5,8 @@ import { formatSection, type BenchSection } from './report.ts';
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   decoder: () => import('./decoder.ts'),
+  pipeline: () => import('./pipeline.ts'),
+  'tcp-reassembly': () => import('./tcp-reassembly.ts'),
   afpacket: () => import('./afpacket.ts'),
   kafka: () => import('./kafka.ts'),
   policy: () => import('./policy.ts'),
