@@ -3,7 +3,7 @@
 // /dev/null` and for `otus run --interface` with 1 and 2 workers (binding
 // mode: one AF_PACKET socket per worker in a fan-out group), and the CPU
 // seconds each consumer spends per million packets. All in one run, on one
-// veth pair, with the same frames. Method and figures: bench/notes/afpacket.md.
+// veth pair, with the same frames. Method and figures: BENCHMARKS.md, live capture section.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
