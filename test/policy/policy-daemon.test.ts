@@ -2,6 +2,7 @@
 // name the field, a missing dataplane is a clear error that leaves the rest of
 // the daemon working, and the counters reach the metrics endpoint.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,47 @@ describe('policy methods on the control socket', () => {
       assert.match(metrics, /^otus_policy_loaded 1$/m);
     } finally {
       await d.stop('test');
+    }
+  });
+
+  it('rules and attachments persist and are re-applied when the daemon starts again', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, async () => {
+    // A veth pair with no address, left down: nothing reaches it, and the
+    // program on it affects no other traffic. Removed in `finally`, whatever
+    // happens (deleting one end deletes both).
+    const ifname = `otd${process.pid.toString(36)}`.slice(0, 13);
+    const tcFilters = () => execFileSync('tc', ['filter', 'show', 'dev', ifname, 'ingress'], { encoding: 'utf8' });
+    execFileSync('ip', ['link', 'add', ifname, 'type', 'veth', 'peer', 'name', `${ifname}p`]);
+    try {
+      const policy = { object: defaultObjectPath(), sessions_max: 1024 };
+      const first = await started('persist', policy);
+      try {
+        const rep = await call(first.s.socket, 'policy_replace', { default_action: 'allow', rules: [{ id: 'keep', action: 'deny', proto: 'udp', dst_port: 7777 }] });
+        assert.equal(rep.error, undefined, JSON.stringify(rep.error));
+        const att = await call(first.s.socket, 'policy_attach', { interface: ifname, direction: 'ingress' });
+        assert.equal(att.error, undefined, JSON.stringify(att.error));
+        assert.match(tcFilters(), /bpf/);
+      } finally {
+        await first.d.stop('test');
+      }
+      assert.doesNotMatch(tcFilters(), /bpf/, 'a stopping daemon detaches (TC filters outlive processes)');
+
+      const second = await started('persist', policy);
+      try {
+        const list = (await call(second.s.socket, 'policy_list')).result as { default_action: string; rules: { id: string; action: string }[] };
+        assert.equal(list.default_action, 'allow');
+        assert.deepEqual(list.rules.map((r) => [r.id, r.action]), [['keep', 'deny']]);
+        const st = (await call(second.s.socket, 'policy_stats')).result as { loaded: boolean; attachments: { interface: string; direction: string }[] };
+        assert.equal(st.loaded, true);
+        assert.deepEqual(st.attachments.map((a) => [a.interface, a.direction]), [[ifname, 'ingress']]);
+        assert.match(tcFilters(), /bpf/, 'the program is back on the interface');
+        const det = await call(second.s.socket, 'policy_detach', { interface: ifname, direction: 'ingress' });
+        assert.equal(det.error, undefined, JSON.stringify(det.error));
+      } finally {
+        await second.d.stop('test');
+      }
+      assert.doesNotMatch(tcFilters(), /bpf/);
+    } finally {
+      execFileSync('ip', ['link', 'del', ifname]);
     }
   });
 });
