@@ -46,6 +46,15 @@ fi
 # The Kafka broker of the tests (Java + Maven above; jars from Maven Central, cached in .cache/kafka).
 bash scripts/kafka.sh fetch
 
+# The decoder's test captures (deterministic, not kept in git): written once
+# here, and again when the generator changes, so that every test file that
+# reads them finds them complete (several run side by side).
+gen=test/captures/generated
+if [ ! -f "$gen/MANIFEST.txt" ] || [ scripts/gen-test-captures.py -nt "$gen/MANIFEST.txt" ]; then
+  echo "setup: generating the test captures into $gen"
+  /usr/bin/python3 scripts/gen-test-captures.py "$gen" >/dev/null
+fi
+
 # 4. Build (TypeScript -> dist/; the eBPF policy program -> dist/bpf/).
 npm run --silent build
 "$ROOT/scripts/build-bpf.sh"

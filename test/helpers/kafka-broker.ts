@@ -19,7 +19,9 @@ const SCRIPT = join(ROOT, 'scripts/kafka.sh');
 /** Two consecutive free ports on loopback (client, controller). */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+    // Below Linux's ephemeral range (32768-60999): a port checked free here
+    // cannot be taken by some client's outgoing connection before the broker binds it.
+    const port = 12000 + Math.floor(Math.random() * 20000);
     const ok = await Promise.all([port, port + 1].map((p) => new Promise<boolean>((res) => {
       const s = net.createServer();
       s.once('error', () => res(false));
@@ -42,8 +44,22 @@ export interface Broker {
 }
 
 export async function startBroker(): Promise<Broker> {
-  const port = await freePortPair();
-  const stateDir = mkdtempSync(join(tmpdir(), 'otus-kafka-test-'));
+  // Another process may still take the pair between the check and the bind:
+  // kafka.sh then refuses ("taken by another process") and a new pair is tried.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePortPair();
+    const stateDir = mkdtempSync(join(tmpdir(), 'otus-kafka-test-'));
+    try {
+      return await startBrokerOn(port, stateDir);
+    } catch (e) {
+      rmSync(stateDir, { recursive: true, force: true });
+      const msg = String((e as { stderr?: string }).stderr ?? (e as Error).message);
+      if (attempt >= 3 || !msg.includes('is taken by another process')) throw e;
+    }
+  }
+}
+
+async function startBrokerOn(port: number, stateDir: string): Promise<Broker> {
   const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_STATE_DIR: stateDir };
   const sh = (cmd: string) => run('bash', [SCRIPT, cmd], { env, timeout: 180_000 }).then(() => undefined);
   await sh('start');
