@@ -3,6 +3,10 @@
 // metrics work at all: the pipelines already count for their own summary.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskSnapshot } from '../task/task-manager.ts';
+import { REASSEMBLY_STATS } from '../reassembly/api.ts';
+
+/** The reassembly figures that are levels, not counts. */
+const REASSEMBLY_GAUGES: ReadonlySet<string> = new Set(['active_streams', 'memory_bytes', 'memory_peak']);
 
 export interface MetricsSources {
   tasks(): TaskSnapshot[];
@@ -82,6 +86,18 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
   counter('otus_decode_errors_total', 'Packets the L2-L4 decoder could not decode, by reason', ['task', 'reason'], each((t, e) => {
     for (const [reason, n] of Object.entries(t.summary.pipelines.decodeErrors)) e({ task: t.id, reason }, n);
   }));
+  // TCP stream reassembly (ADR-005), summed over the task's pipelines; only
+  // for tasks that reassemble. Gauges are current values (memory_peak: the
+  // sum of each pipeline's peak), the rest count since the task started.
+  for (const stat of REASSEMBLY_STATS) {
+    const key = `tcp_${stat}`;
+    const collect = each((t, e) => {
+      const v = t.summary.pipelines.decoder[key];
+      if (v !== undefined) e({ task: t.id }, v);
+    });
+    if (REASSEMBLY_GAUGES.has(stat)) gauge(`otus_tcp_reassembly_${stat}`, `TCP reassembly: ${stat.replace(/_/g, ' ')}`, ['task'], collect);
+    else counter(`otus_tcp_reassembly_${stat}_total`, `TCP reassembly: ${stat.replace(/_/g, ' ')}`, ['task'], collect);
+  }
   counter('otus_packets_reported_total', 'Records a reporter delivered', ['task', 'reporter'], each((t, e) => {
     for (const r of t.summary.reporters) e({ task: t.id, reporter: r.name }, r.reported);
   }));

@@ -98,6 +98,7 @@ export async function runBoundCapture(o: BoundCaptureOptions): Promise<void> {
     clearInterval(tick);
     await capturer.stop();
   }
+  pipeline.close(); // reassembled streams report their last messages
   o.flush();
   o.stopParsers();
   o.post({ type: 'done', snapshot: withCapture(), ...(captureError ? { captureError } : {}) });

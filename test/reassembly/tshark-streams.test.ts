@@ -17,6 +17,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, tsharkAvailable } from '../e2e/e2e-helpers.ts';
+import { createMetricsRegistry } from '../../src/observe/metrics.ts';
+import type { TaskSummary } from '../../src/pipeline/task-runner.ts';
 
 const GENERATOR = join(ROOT, 'scripts', 'gen-tcp-captures.py');
 const CAPTURES = join(ROOT, 'test', 'captures', 'generated-tcp');
@@ -219,4 +221,31 @@ test('DNS over TCP: two-byte length framing, the messages equal tshark\'s', { sk
   const t = tsharkDns(pcap);
   assert.equal(t.length, 4);
   assert.deepEqual(byDir(o.msgs, true), byDir(t, true), `otus:\n${show(o.msgs).join('\n')}\ntshark:\n${show(t).join('\n')}`);
+});
+
+test('the reassembly counters of a real run reach the summary and the Prometheus metrics', { skip }, async () => {
+  ensureCaptures();
+  const cfg = join(tmp, 'metrics-global.yml');
+  writeFileSync(cfg, 'otus:\n  core:\n    decoder:\n      tcp_reassembly:\n        enabled: true\n');
+  const task = join(tmp, 'metrics-task.yml');
+  writeFileSync(task, 'id: tcp-metrics\nworkers: 1\ncapture: { name: pcap, config: {} }\nparsers: [ {name: sip}, {name: rtp} ]\nreporters: [ {name: console} ]\n');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--pcap', join(CAPTURES, 'sip-tcp-ooo.pcap'), '--config', cfg, '--task', task, '--out', '/dev/null', '--stats-json', '--no-progress'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, `otus run failed: ${r.stderr}`);
+  const line = r.stderr.split('\n').reverse().find((l) => l.startsWith('{'));
+  assert.ok(line, `no JSON summary on stderr: ${r.stderr}`);
+  const summary = JSON.parse(line) as TaskSummary;
+  const d = summary.pipelines.decoder;
+  assert.ok((d['tcp_segments'] ?? 0) > 0, `segments counted: ${JSON.stringify(d)}`);
+  assert.ok((d['tcp_out_of_order_segments'] ?? 0) > 0, 'the out-of-order capture is counted as such');
+  const text = await createMetricsRegistry({
+    tasks: () => [{ id: 'tcp-metrics', state: 'running', restartCount: 0, summary }],
+    lokiDropped: () => 0,
+    version: 'test',
+  }).metrics();
+  assert.ok(text.includes(`otus_tcp_reassembly_segments_total{task="tcp-metrics"} ${d['tcp_segments']}`), text);
+  assert.ok(text.includes(`otus_tcp_reassembly_out_of_order_segments_total{task="tcp-metrics"} ${d['tcp_out_of_order_segments']}`));
+  assert.ok(text.includes('# TYPE otus_tcp_reassembly_active_streams gauge'));
 });
