@@ -95,10 +95,11 @@ function plain(m: KafkaMessage, topic: string): Consumed {
 }
 
 /**
- * Reads `topics` from the beginning until `count` messages arrived (or
+ * Reads `topics` from the beginning until `count` messages arrived (or, on a
+ * loaded machine where the group join alone can take half a minute,
  * `timeoutMs` passed), then waits `settleMs` more to catch any extra one.
  */
-export async function consumeAll(brokers: string[], topics: string[], count: number, timeoutMs = 30_000, settleMs = 1000): Promise<Consumed[]> {
+export async function consumeAll(brokers: string[], topics: string[], count: number, timeoutMs = 90_000, settleMs = 1000): Promise<Consumed[]> {
   const kafka = testClient(brokers);
   const c = kafka.consumer({ groupId: `otus-test-${process.pid}-${Date.now()}-${Math.random()}`, retry: { retries: 8 } });
   const out: Consumed[] = [];

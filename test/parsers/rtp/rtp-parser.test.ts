@@ -99,6 +99,16 @@ test('registered flow matches in either direction, IPv6 too; an empty codec adds
   assert.deepEqual(p.handle(six)!.labels, { 'rtp.ssrc': String(0x11223344), 'rtp.pt': '111', 'rtp.seq': '1', 'call-id': 'v6' });
 });
 
+test('codec label: a static payload type names itself, a dynamic one takes the registered codec', () => {
+  const { p } = setup({}, [[CALLEE, 20000, { callId: 'c', codec: 'PCMU', kind: 'rtp' }]]);
+  const label = (pt: number) => p.handle(udpPacket(rtpPacket({ pt }), { dstPort: 20000 }))!.labels['codec'];
+  assert.equal(label(0), 'PCMU');
+  assert.equal(label(8), 'PCMA', 'the SDP offered PCMU first, the packet is PCMA');
+  assert.equal(label(13), 'CN');
+  assert.equal(label(18), 'G729');
+  assert.equal(label(101), 'PCMU', 'a dynamic type: the codec registered for the endpoint');
+});
+
 test('unregistered RTP is not handled unless heuristic; heuristic rules', () => {
   const bytes = rtpPacket({ pt: 0 });
   const off = setup();

@@ -3,6 +3,7 @@
 // codec and return), and optionally unregistered RTP recognised by its header
 // alone (`heuristic`). This runs for every media packet, so canHandle and
 // handle read bytes directly and allocate only the result they report.
+import { STATIC_PAYLOAD_TYPES } from '../../../core/rtp-payload-types.ts';
 import { z } from 'zod';
 import type { Labels, ParseResult, Payload } from '../../../core/output.ts';
 import { IPPROTO, type DecodedPacket } from '../../../core/packet.ts';
@@ -47,6 +48,8 @@ const C_UNREGISTERED = 2;
 
 const NO_CSRCS: readonly number[] = Object.freeze([]);
 /** Payload type strings, made once: rtp.pt is on every reported packet. */
+/** The codec of each static payload type, by number (undefined for dynamic ones). */
+const STATIC_CODEC: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, i) => STATIC_PAYLOAD_TYPES[i]);
 const PT_TEXT: readonly string[] = Array.from({ length: 128 }, (_, i) => String(i));
 
 /**
@@ -199,10 +202,15 @@ export class RtpParser implements Parser, FlowRegistryAware {
       labels = { 'rtp.ssrc': String(ssrc), 'rtp.pt': PT_TEXT[pt]!, 'rtp.seq': String(seq) };
     } else {
       c[C_REGISTERED]!++;
+      // A static payload type names its codec itself (RFC 3551): a call that
+      // offered PCMU first may still carry PCMA, comfort noise (CN) or G.729,
+      // and the label must say what this packet is. A dynamic one (96-127)
+      // takes the codec the SDP gave the endpoint.
+      const codec = STATIC_CODEC[pt] ?? ctx.codec;
       labels =
-        ctx.codec === ''
+        codec === ''
           ? { 'rtp.ssrc': String(ssrc), 'rtp.pt': PT_TEXT[pt]!, 'rtp.seq': String(seq), 'call-id': ctx.callId }
-          : { 'rtp.ssrc': String(ssrc), 'rtp.pt': PT_TEXT[pt]!, 'rtp.seq': String(seq), 'call-id': ctx.callId, codec: ctx.codec };
+          : { 'rtp.ssrc': String(ssrc), 'rtp.pt': PT_TEXT[pt]!, 'rtp.seq': String(seq), 'call-id': ctx.callId, codec };
     }
     return { payload, labels };
   }

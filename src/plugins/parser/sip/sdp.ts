@@ -2,6 +2,7 @@
 // origin, session- and media-level connection addresses (IPv4 and IPv6),
 // media lines, rtpmap, rtcp (RFC 3605), rtcp-mux and the direction
 // attributes. Read byte by byte like the SIP message; never throws.
+import { STATIC_PAYLOAD_TYPES } from '../../../core/rtp-payload-types.ts';
 import { ascii, CR, equalsBytes, equalsCi, isWs, LF, parseUint, SLASH, TextRegion } from './bytes.ts';
 import { E } from './reasons.ts';
 
@@ -169,33 +170,7 @@ export class Sdp {
   }
 }
 
-/** RFC 3551 static payload types (tables 4 and 5). */
-export const STATIC_PAYLOAD_TYPES: Readonly<Record<number, string>> = {
-  0: 'PCMU',
-  3: 'GSM',
-  4: 'G723',
-  5: 'DVI4',
-  6: 'DVI4',
-  7: 'LPC',
-  8: 'PCMA',
-  9: 'G722',
-  10: 'L16',
-  11: 'L16',
-  12: 'QCELP',
-  13: 'CN',
-  14: 'MPA',
-  15: 'G728',
-  16: 'DVI4',
-  17: 'DVI4',
-  18: 'G729',
-  25: 'CelB',
-  26: 'JPEG',
-  28: 'nv',
-  31: 'H261',
-  32: 'MPV',
-  33: 'MP2T',
-  34: 'H263',
-};
+export { STATIC_PAYLOAD_TYPES };
 
 const PT_TEXT: readonly string[] = Array.from({ length: 128 }, (_, i) => String(i));
 
