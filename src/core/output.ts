@@ -19,6 +19,12 @@ export interface Payload {
   readonly type: string;
   /** The JSON form (a plain value, serialised by the reporter). */
   toJSON(): unknown;
+  /**
+   * Optional: the JSON form already as text, exactly JSON.stringify(toJSON()).
+   * Payloads made on the fast path (RTP) write it directly, which costs a
+   * fraction of building an object and stringifying it per packet.
+   */
+  toJsonText?(): string;
   /** The binary form (e.g. the message bytes as they were on the wire). */
   toBinary(): Uint8Array;
 }

@@ -32,7 +32,10 @@ export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
     net: p.net,
     labels: p.labels,
   };
-  if (forms.json) r.payloadJson = JSON.stringify(p.payload.toJSON());
+  if (forms.json) {
+    const pl = p.payload;
+    r.payloadJson = pl.toJsonText !== undefined ? pl.toJsonText() : JSON.stringify(pl.toJSON());
+  }
   if (forms.binary) r.payloadBinary = p.payload.toBinary();
   return r;
 }

@@ -99,6 +99,20 @@ test('registered flow matches in either direction, IPv6 too; an empty codec adds
   assert.deepEqual(p.handle(six)!.labels, { 'rtp.ssrc': String(0x11223344), 'rtp.pt': '111', 'rtp.seq': '1', 'call-id': 'v6' });
 });
 
+test('the JSON text of an RTP payload is exactly JSON.stringify of its JSON form', () => {
+  const { p } = setup({}, [[CALLEE, 20000, CALL]]);
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  for (let i = 0; i < 500; i++) {
+    const csrcs = Array.from({ length: rnd(4) }, () => rnd(0x100000000));
+    const bytes = rtpPacket({ pt: rnd(2) ? rnd(72) : 96 + rnd(32), seq: rnd(65536), ts: rnd(0x100000000), ssrc: rnd(0x100000000), marker: rnd(2) === 1, csrcs, payload: rnd(200) });
+    const r = p.handle(udpPacket(bytes, { dstPort: 20000 }));
+    assert.ok(r, `packet ${i} parsed`);
+    const pl = r.payload as RtpPayload;
+    assert.equal(pl.toJsonText(), JSON.stringify(pl.toJSON()));
+  }
+});
+
 test('codec label: a static payload type names itself, a dynamic one takes the registered codec', () => {
   const { p } = setup({}, [[CALLEE, 20000, { callId: 'c', codec: 'PCMU', kind: 'rtp' }]]);
   const label = (pt: number) => p.handle(udpPacket(rtpPacket({ pt }), { dstPort: 20000 }))!.labels['codec'];

@@ -93,6 +93,16 @@ export class RtpPayload implements Payload {
     };
   }
 
+  /** JSON.stringify(this.toJSON()), written directly: every field is a number or a boolean. */
+  toJsonText(): string {
+    return (
+      `{"version":2,"padding":${this.padding},"extension":${this.extension},"csrc_count":${this.csrcCount},` +
+      `"marker":${this.marker},"payload_type":${this.payloadType},"sequence":${this.sequence},` +
+      `"timestamp":${this.timestamp},"ssrc":${this.ssrc},"csrcs":[${this.csrcs.length === 0 ? '' : this.csrcs.join(',')}],` +
+      `"payload_length":${this.payloadLength}}`
+    );
+  }
+
   /** A copy of the RTP packet as it was on the wire. */
   toBinary(): Uint8Array {
     return this.data.slice(this.offset, this.offset + this.length);
