@@ -100,6 +100,10 @@ const W_EXP_LO = 10;
 const W_EXP_HI = 11;
 const W_CALL = 12; // length byte + up to 127 bytes
 const CALL_WORDS = 32;
+/** Words holding a length byte and `len` string bytes. */
+function usedWords(len: number): number {
+  return (len + 1 + 3) >>> 2;
+}
 const W_CODEC = W_CALL + CALL_WORDS; // length byte + up to 31 bytes
 const CODEC_WORDS = 8;
 const SLOT_WORDS = W_CODEC + CODEC_WORDS;
@@ -439,8 +443,11 @@ export class SharedFlowRegistry implements FlowRegistry {
       const k2 = Atomics.load(a, b + W_K2);
       const k3 = Atomics.load(a, b + W_K3);
       const k4 = Atomics.load(a, b + W_K4);
-      for (let w = 0; w < CALL_WORDS; w++) this.rCallW[w] = Atomics.load(a, b + W_CALL + w);
-      for (let w = 0; w < CODEC_WORDS; w++) this.rCodecW[w] = Atomics.load(a, b + W_CODEC + w);
+      // The first word carries the length byte: read it, then the words the string uses.
+      this.rCallW[0] = Atomics.load(a, b + W_CALL);
+      for (let w = 1, n = Math.min(usedWords(this.rCallB[0]!), CALL_WORDS); w < n; w++) this.rCallW[w] = Atomics.load(a, b + W_CALL + w);
+      this.rCodecW[0] = Atomics.load(a, b + W_CODEC);
+      for (let w = 1, n = Math.min(usedWords(this.rCodecB[0]!), CODEC_WORDS); w < n; w++) this.rCodecW[w] = Atomics.load(a, b + W_CODEC + w);
       if (Atomics.load(a, b + W_SEQ) !== v1) continue;
       const c = slot * CACHE_KEY_WORDS;
       const ck = this.cacheKey;
@@ -663,8 +670,12 @@ export class SharedFlowRegistry implements FlowRegistry {
 
   private stringsEqual(b: number): boolean {
     const a = this.a;
-    for (let w = 0; w < CALL_WORDS; w++) if (a[b + W_CALL + w]! !== this.callW[w]) return false;
-    for (let w = 0; w < CODEC_WORDS; w++) if (a[b + W_CODEC + w]! !== this.codecW[w]) return false;
+    // Only the words that hold the length byte and the string: the rest of a
+    // slot may keep bytes of a longer earlier string, which nothing reads.
+    const cw = usedWords(this.callB[0]!);
+    for (let w = 0; w < cw; w++) if (a[b + W_CALL + w]! !== this.callW[w]) return false;
+    const kw = usedWords(this.codecB[0]!);
+    for (let w = 0; w < kw; w++) if (a[b + W_CODEC + w]! !== this.codecW[w]) return false;
     return true;
   }
 
@@ -681,8 +692,13 @@ export class SharedFlowRegistry implements FlowRegistry {
     const a = this.a;
     Atomics.store(a, this.callHashBase + slot, this.callHash());
     Atomics.store(a, b + W_KIND, kind);
-    for (let w = 0; w < CALL_WORDS; w++) Atomics.store(a, b + W_CALL + w, this.callW[w]!);
-    for (let w = 0; w < CODEC_WORDS; w++) Atomics.store(a, b + W_CODEC + w, this.codecW[w]!);
+    // Plain stores: every caller holds the lock and has made the slot's
+    // sequence odd, and publishes with an atomic increment afterwards; a
+    // reader that overlaps sees the sequence change and reads again.
+    const cw = usedWords(this.callB[0]!);
+    for (let w = 0; w < cw; w++) a[b + W_CALL + w] = this.callW[w]!;
+    const kw = usedWords(this.codecB[0]!);
+    for (let w = 0; w < kw; w++) a[b + W_CODEC + w] = this.codecW[w]!;
     this.bumpGen(b);
   }
 
@@ -766,7 +782,27 @@ export class SharedFlowRegistry implements FlowRegistry {
     this.sweep(now);
   }
 
+  /**
+   * Encodes `s` as a length byte and UTF-8 into `out`, cut at `max` bytes
+   * (on a character boundary); true when it was cut. Only the words the
+   * result uses are meaningful (usedWords); their padding bytes are zero.
+   */
   private encode(s: string, out: Uint8Array, max: number): boolean {
+    const n = s.length;
+    if (n <= max) {
+      // Call-ids and codec names are ASCII in practice: copy them directly.
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        out[1 + i] = c;
+      }
+      if (i === n) {
+        out[0] = n;
+        for (let j = n + 1, end = usedWords(n) << 2; j < end; j++) out[j] = 0;
+        return false;
+      }
+    }
     out.fill(0);
     const r = encoder.encodeInto(s, out.subarray(1, 1 + max));
     out[0] = r.written;
