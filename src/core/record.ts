@@ -15,11 +15,20 @@ export interface OutputRecord {
   payloadJson?: string;
   /** payload.toBinary(), when a reporter needs the binary form. */
   payloadBinary?: Uint8Array;
+  /**
+   * The whole public JSON record (toJsonLine), when a reporter writes JSON
+   * lines: built in the pipeline worker, so the task's main thread (which
+   * runs every reporter) only writes it out.
+   */
+  jsonLine?: string;
 }
 
 export interface PayloadForms {
+  /** The payload's JSON text as its own field (payloadJson), for reporters that send it alone (HEP). */
   json: boolean;
   binary: boolean;
+  /** Build the JSON line (jsonLine) with this task id and agent, for file, console and Kafka JSON reporters. */
+  line?: { task: string; agent: string } | null;
 }
 
 export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
@@ -32,9 +41,13 @@ export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
     net: p.net,
     labels: p.labels,
   };
-  if (forms.json) {
+  const line = forms.line;
+  if (forms.json || line) {
     const pl = p.payload;
-    r.payloadJson = pl.toJsonText !== undefined ? pl.toJsonText() : JSON.stringify(pl.toJSON());
+    const text = pl.toJsonText !== undefined ? pl.toJsonText() : JSON.stringify(pl.toJSON());
+    // On its own only for HEP; otherwise it would cross threads twice (alone and in the line).
+    if (forms.json) r.payloadJson = text;
+    if (line) r.jsonLine = jsonLineOf(r, line.task, line.agent, text);
   }
   if (forms.binary) r.payloadBinary = p.payload.toBinary();
   return r;
@@ -42,9 +55,16 @@ export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
 
 /** RFC 3339 UTC timestamp with nanoseconds: 2026-02-13T10:30:45.123456789Z. */
 export function formatTimestamp(tsSec: number, tsNsec: number): string {
-  const iso = new Date(tsSec * 1000).toISOString(); // ...T10:30:45.000Z
-  return `${iso.slice(0, 19)}.${String(tsNsec).padStart(9, '0')}Z`;
+  // Packets come in time order, many per second: the date and time part is
+  // formatted once per second (Date#toISOString is the costly part).
+  if (tsSec !== lastTsSec) {
+    lastTsSec = tsSec;
+    lastTsPrefix = new Date(tsSec * 1000).toISOString().slice(0, 19); // ...T10:30:45
+  }
+  return `${lastTsPrefix}.${String(tsNsec).padStart(9, '0')}Z`;
 }
+let lastTsSec = NaN;
+let lastTsPrefix = '';
 
 /** Message key for a record: the flow id (ADR-028), stable for both directions' own 5-tuple. */
 export function flowKey(r: OutputRecord): string {
@@ -57,6 +77,10 @@ export function flowKey(r: OutputRecord): string {
  * number) is an addition that lets a record be matched with other tools.
  */
 export function toJsonLine(r: OutputRecord, task: string, agent: string): string {
+  return r.jsonLine ?? jsonLineOf(r, task, agent, r.payloadJson ?? 'null');
+}
+
+function jsonLineOf(r: OutputRecord, task: string, agent: string, payloadJson: string): string {
   const n = r.net;
   const t = n.tunnel;
   const tunnel =
@@ -68,7 +92,7 @@ export function toJsonLine(r: OutputRecord, task: string, agent: string): string
     `"frame":${r.frameNo},"protocol":${JSON.stringify(r.protocol)},` +
     `"flow":{"src_ip":"${r.flow.srcIp}","dst_ip":"${r.flow.dstIp}","src_port":${r.flow.srcPort},"dst_port":${r.flow.dstPort},"proto":${r.flow.proto}},` +
     `"net":{"ip_version":${n.ipVersion},"vlans":[${n.vlans.join(',')}],"tunnel":${tunnel},"fragmented":${n.fragmented},"ttl":${n.ttl}},` +
-    `"labels":${JSON.stringify(r.labels)},"payload":${r.payloadJson ?? 'null'}}`
+    `"labels":${JSON.stringify(r.labels)},"payload":${payloadJson}}`
   );
 }
 

@@ -56,20 +56,30 @@ export function decoderConfigOf(g: GlobalConfig): DecoderConfig {
 }
 
 /** Which payload forms the reporters will ask for, so workers serialise only those. */
-function payloadFormsOf(task: TaskConfig): PayloadForms {
+export function payloadFormsOf(task: TaskConfig, agent: string): PayloadForms {
   let json = false;
   let binary = false;
+  let line = false;
   for (const r of task.reporters) {
     const ser = (r.config['serialization'] as string | undefined) ?? 'json';
     if (r.name === 'hep') {
       // SIP travels as its wire bytes; RTCP and DNS as their JSON form (HEP types 5 and 53, as heplify sends them).
       binary = true;
       json = true;
+    } else if (r.name === 'kafka') {
+      if (ser === 'binary') binary = true;
+      else line = true;
+    } else if (r.name === 'console' && (r.config['format'] ?? 'text') === 'text') {
+      // Text lines carry no payload.
+    } else if (r.name === 'file' || r.name === 'console') {
+      line = true;
+    } else {
+      // A reporter this table does not know may read any form.
+      json = true;
+      binary = true;
     }
-    else if (r.name === 'kafka' && ser === 'binary') binary = true;
-    else json = true;
   }
-  return { json, binary };
+  return { json, binary, line: line ? { task: task.id, agent } : null };
 }
 
 export function workerCountOf(task: TaskConfig, g: GlobalConfig): number {
@@ -133,7 +143,7 @@ export class TaskRunner {
 
     this.startedAt = performance.now();
     const decoder = decoderConfigOf(this.o.global);
-    const forms = payloadFormsOf(t);
+    const forms = payloadFormsOf(t, this.o.agent);
     const registry = SharedFlowRegistry.create(this.o.global.otus.core.flow_registry.capacity);
     const rings: FrameRingShared[] = [];
     const ready: Promise<void>[] = [];
