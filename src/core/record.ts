@@ -21,6 +21,14 @@ export interface OutputRecord {
    * runs every reporter) only writes it out.
    */
   jsonLine?: string;
+  /** The readable text line (toTextLine), when a console reporter writes text. */
+  textLine?: string;
+}
+
+/** Records already written as the lines their reporters write, one per record, each ending in "\n". */
+export interface LineBatch {
+  readonly text: string;
+  readonly count: number;
 }
 
 export interface PayloadForms {
@@ -29,6 +37,14 @@ export interface PayloadForms {
   binary: boolean;
   /** Build the JSON line (jsonLine) with this task id and agent, for file, console and Kafka JSON reporters. */
   line?: { task: string; agent: string } | null;
+  /** Build the text line (textLine), for console reporters writing text. */
+  text?: boolean;
+  /**
+   * Every reporter of the task writes lines of this one format and reads
+   * nothing else: the workers post their batches as text (LineBatch), which
+   * crosses threads about eight times cheaper than record objects.
+   */
+  linesOnly?: 'json' | 'text' | null;
 }
 
 export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
@@ -50,6 +66,7 @@ export function toRecord(p: OutputPacket, forms: PayloadForms): OutputRecord {
     if (line) r.jsonLine = jsonLineOf(r, line.task, line.agent, text);
   }
   if (forms.binary) r.payloadBinary = p.payload.toBinary();
+  if (forms.text) r.textLine = textLineOf(r);
   return r;
 }
 
@@ -98,6 +115,10 @@ function jsonLineOf(r: OutputRecord, task: string, agent: string, payloadJson: s
 
 /** One readable line per record, for a terminal. */
 export function toTextLine(r: OutputRecord): string {
+  return r.textLine ?? textLineOf(r);
+}
+
+function textLineOf(r: OutputRecord): string {
   const f = r.flow;
   const vl = r.net.vlans.length ? ` vlan=${r.net.vlans.join('.')}` : '';
   const tn = r.net.tunnel ? ` ${r.net.tunnel.type}(${r.net.tunnel.outerSrcIp}>${r.net.tunnel.outerDstIp}${r.net.tunnel.vni !== null ? ` id=${r.net.tunnel.vni}` : ''})` : '';

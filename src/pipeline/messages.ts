@@ -38,6 +38,8 @@ export interface PipelineSnapshot {
 export type WorkerMessage =
   | { type: 'ready'; index: number }
   | { type: 'records'; index: number; records: OutputRecord[] }
+  /** A batch already written as lines (PayloadForms.linesOnly). */
+  | { type: 'lines'; index: number; text: string; count: number }
   | { type: 'stats'; snapshot: PipelineSnapshot }
   /** `captureError`: binding mode, the worker's capturer failed (e.g. the interface went down). */
   | { type: 'done'; snapshot: PipelineSnapshot; captureError?: { message: string; code?: string } }

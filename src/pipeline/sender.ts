@@ -5,14 +5,21 @@
 //
 // For file captures the run is lossless instead: `enqueue` resolves only when
 // every reporter has taken the batch, and the workers wait for that.
-import type { OutputRecord } from '../core/record.ts';
+import type { LineBatch, OutputRecord } from '../core/record.ts';
 import type { Reporter } from '../plugin/interfaces.ts';
+
+/** What the workers hand over: record objects, or records already written as lines. */
+export type SendItem = OutputRecord[] | LineBatch;
+
+function sizeOf(it: SendItem): number {
+  return Array.isArray(it) ? it.length : it.count;
+}
 
 interface Lane {
   name: string;
   reporter: Reporter;
-  /** Queued batches, oldest first; `head` is how far the first one was consumed. */
-  queue: OutputRecord[][];
+  /** Queued batches, oldest first; `head` is how far the first one was consumed (record arrays only). */
+  queue: SendItem[];
   head: number;
   queued: number;
   bufferDrops: number;
@@ -54,10 +61,11 @@ export class Sender {
   }
 
   /** Queues a batch for every reporter. Lossless: resolves once all reporters took it. */
-  enqueue(batch: OutputRecord[]): Promise<void> | undefined {
+  enqueue(batch: SendItem): Promise<void> | undefined {
+    const n = sizeOf(batch);
     for (const lane of this.lanes) {
       lane.queue.push(batch);
-      lane.queued += batch.length;
+      lane.queued += n;
       if (!this.lossless) this.trim(lane);
       if (!lane.pumping) void this.pump(lane);
     }
@@ -68,6 +76,14 @@ export class Sender {
   private trim(lane: Lane): void {
     while (lane.queued > this.capacity) {
       const first = lane.queue[0]!;
+      if (!Array.isArray(first)) {
+        // A batch of lines cannot be cut: it goes whole (at most one batch more than the excess).
+        lane.queued -= first.count;
+        lane.bufferDrops += first.count;
+        lane.queue.shift();
+        lane.head = 0;
+        continue;
+      }
       const excess = lane.queued - this.capacity;
       const avail = first.length - lane.head;
       const n = Math.min(excess, avail);
@@ -81,8 +97,13 @@ export class Sender {
     }
   }
 
-  private take(lane: Lane): OutputRecord[] {
+  private take(lane: Lane): SendItem {
     const first = lane.queue[0]!;
+    if (!Array.isArray(first)) {
+      lane.queued -= first.count;
+      lane.queue.shift();
+      return first;
+    }
     const n = Math.min(this.batchSize, first.length - lane.head);
     const out = lane.head === 0 && n === first.length ? first : first.slice(lane.head, lane.head + n);
     lane.head += n;
@@ -100,8 +121,10 @@ export class Sender {
       while (lane.queued > 0) {
         const batch = this.take(lane);
         try {
-          await lane.reporter.report(batch);
-          lane.sent += batch.length;
+          if (Array.isArray(batch)) await lane.reporter.report(batch);
+          else if (lane.reporter.reportLines) await lane.reporter.reportLines(batch.text, batch.count);
+          else throw new Error('reporter does not take lines (a task with it must not run lines-only)');
+          lane.sent += sizeOf(batch);
         } catch (e) {
           // Reporters count their own drops; an escaped error must not stop the lane.
           this.onError(lane.name, e as Error);

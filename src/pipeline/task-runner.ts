@@ -20,7 +20,7 @@ import { ControlBlock, createControlBlock } from './control-block.ts';
 import { createFrameRing, FrameRingWriter, type FrameRingShared } from './frame-ring.ts';
 import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerCommand, WorkerMessage } from './messages.ts';
 import { bindingCaptureConfig, dispatchModeOf, type DispatchMode } from './binding.ts';
-import { Sender, type SenderStats } from './sender.ts';
+import { Sender, type SendItem, type SenderStats } from './sender.ts';
 import { mergeSnapshots, type PipelineTotals } from './totals.ts';
 import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
 import '../plugins/index.ts';
@@ -60,7 +60,14 @@ export function payloadFormsOf(task: TaskConfig, agent: string): PayloadForms {
   let json = false;
   let binary = false;
   let line = false;
+  let text = false;
+  // Lines-only: every reporter writes lines (file, console) of one format.
+  const lineFormats = new Set<string>();
+  let othersToo = false;
   for (const r of task.reporters) {
+    if (r.name === 'file') lineFormats.add('json');
+    else if (r.name === 'console') lineFormats.add((r.config['format'] as string | undefined) ?? 'text');
+    else othersToo = true;
     const ser = (r.config['serialization'] as string | undefined) ?? 'json';
     if (r.name === 'hep') {
       // SIP travels as its wire bytes; RTCP and DNS as their JSON form (HEP types 5 and 53, as heplify sends them).
@@ -70,7 +77,7 @@ export function payloadFormsOf(task: TaskConfig, agent: string): PayloadForms {
       if (ser === 'binary') binary = true;
       else line = true;
     } else if (r.name === 'console' && (r.config['format'] ?? 'text') === 'text') {
-      // Text lines carry no payload.
+      text = true; // text lines carry no payload
     } else if (r.name === 'file' || r.name === 'console') {
       line = true;
     } else {
@@ -79,7 +86,8 @@ export function payloadFormsOf(task: TaskConfig, agent: string): PayloadForms {
       binary = true;
     }
   }
-  return { json, binary, line: line ? { task: task.id, agent } : null };
+  const only = !othersToo && lineFormats.size === 1 ? ([...lineFormats][0] as 'json' | 'text') : null;
+  return { json, binary, line: line ? { task: task.id, agent } : null, text, linesOnly: only };
 }
 
 export function workerCountOf(task: TaskConfig, g: GlobalConfig): number {
@@ -311,6 +319,9 @@ export class TaskRunner {
           case 'records':
             this.onRecords(index, m.records);
             break;
+          case 'lines':
+            this.onRecords(index, { text: m.text, count: m.count });
+            break;
           case 'stats':
             this.snapshots.set(index, m.snapshot);
             break;
@@ -357,7 +368,7 @@ export class TaskRunner {
 
   private readonly snapshotsDone = new Set<number>();
 
-  private onRecords(index: number, records: OutputRecord[]): void {
+  private onRecords(index: number, records: SendItem): void {
     const done = this.sender.enqueue(records);
     if (done) void done.then(() => this.control.releasePending(index));
     else this.control.releasePending(index);

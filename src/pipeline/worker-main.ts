@@ -79,7 +79,17 @@ async function main(): Promise<void> {
       }
     }
     control.addPending(data.index);
-    post({ type: 'records', index: data.index, records: batch });
+    const lines = data.forms.linesOnly;
+    if (lines) {
+      // Every reporter writes these lines and reads nothing else: one string
+      // crosses to the main thread instead of a graph of record objects.
+      let text = '';
+      if (lines === 'json') for (const r of batch) text += r.jsonLine! + '\n';
+      else for (const r of batch) text += r.textLine! + '\n';
+      post({ type: 'lines', index: data.index, text, count: batch.length });
+    } else {
+      post({ type: 'records', index: data.index, records: batch });
+    }
     batch = [];
   };
 

@@ -92,6 +92,13 @@ export interface Reporter {
   start(): Promise<void>;
   /** Sends a batch; resolves when handed over (or dropped and counted). */
   report(batch: readonly OutputRecord[]): Promise<void>;
+  /**
+   * Optional, for reporters that write lines (file, console): `count`
+   * records already formatted as this reporter's lines. The task uses it only
+   * when every one of its reporters writes the same line format
+   * (PayloadForms.linesOnly).
+   */
+  reportLines?(text: string, count: number): Promise<void>;
   /** Flushes what is buffered and releases resources. */
   stop(): Promise<void>;
   stats(): ReporterStats;

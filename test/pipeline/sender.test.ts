@@ -94,3 +94,56 @@ test('a reporter that throws does not stop its lane', async () => {
   assert.equal(calls, 2);
   assert.deepEqual(errors, ['bad:boom', 'bad:boom']);
 });
+
+/** A line reporter: holds batches until released, records the lines it writes. */
+class GateLineReporter extends GateReporter {
+  lines: string[] = [];
+  private gateL: Promise<void>;
+  openL!: () => void;
+  constructor() {
+    super();
+    this.gateL = new Promise((r) => (this.openL = r));
+  }
+  async reportLines(text: string, count: number) {
+    await this.gateL;
+    const l = text.split('\n').slice(0, -1);
+    assert.equal(l.length, count, 'count = lines in the text');
+    this.lines.push(...l);
+  }
+}
+
+test('batches of lines: delivered whole and in order; a stalled lane drops the oldest whole batches, counted', async () => {
+  const slow = new GateLineReporter();
+  const fast = new GateLineReporter();
+  fast.openL();
+  const s = new Sender([{ name: 'slow', reporter: slow }, { name: 'fast', reporter: fast }], 100, 10, false, () => {});
+  const batch = (b: number) => ({ text: Array.from({ length: 25 }, (_, i) => `line ${b * 25 + i + 1}\n`).join(''), count: 25 });
+  for (let b = 0; b < 12; b++) {
+    s.enqueue(batch(b));
+    await new Promise((r) => setImmediate(r));
+  }
+  const st = s.stats();
+  // The slow lane holds its first batch in flight and at most 100 queued records (4 batches of 25).
+  assert.equal(st[0]!.queued, 100);
+  assert.equal(st[0]!.bufferDrops, 300 - 25 - 100);
+  assert.equal(st[1]!.bufferDrops, 0);
+  slow.openL();
+  await s.drain();
+  assert.deepEqual(slow.lines, [...Array.from({ length: 25 }, (_, i) => `line ${i + 1}`), ...Array.from({ length: 100 }, (_, i) => `line ${201 + i}`)]);
+  assert.equal(fast.lines.length, 300);
+  assert.deepEqual(fast.lines.slice(0, 3), ['line 1', 'line 2', 'line 3']);
+  assert.equal(s.stats()[0]!.sent + s.stats()[0]!.bufferDrops, 300);
+});
+
+test('record batches and line batches mix in one lane, in order (policy events beside a lines-only task)', async () => {
+  const r = new GateLineReporter();
+  r.open();
+  r.openL();
+  const s = new Sender([{ name: 'r', reporter: r }], 1000, 10, true, () => {});
+  await s.enqueue({ text: 'a\nb\n', count: 2 });
+  await s.enqueue([rec(7)]);
+  await s.enqueue({ text: 'c\n', count: 1 });
+  assert.deepEqual(r.lines, ['a', 'b', 'c']);
+  assert.deepEqual(r.got, [7]);
+  assert.equal(s.stats()[0]!.sent, 4);
+});

@@ -39,12 +39,21 @@ export class ConsoleReporter implements Reporter {
     }
     let text = '';
     for (const r of batch) text += (this.format === 'json' ? toJsonLine(r, this.task, this.agent) : toTextLine(r)) + '\n';
+    await this.reportLines(text, batch.length);
+  }
+
+  /** `count` records already written as lines of this reporter's format (by the pipeline workers). */
+  async reportLines(text: string, count: number): Promise<void> {
+    if (this.closed) {
+      this.errorDrops += count;
+      return;
+    }
     try {
       await writeText(this.out, text);
-      this.reported += batch.length;
+      this.reported += count;
     } catch {
       this.closed = true;
-      this.errorDrops += batch.length;
+      this.errorDrops += count;
     }
   }
 

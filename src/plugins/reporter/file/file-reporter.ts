@@ -60,15 +60,20 @@ export class FileReporter implements Reporter {
   async report(batch: readonly OutputRecord[]): Promise<void> {
     let text = '';
     for (const r of batch) text += toJsonLine(r, this.task, this.agent) + '\n';
+    await this.reportLines(text, batch.length);
+  }
+
+  /** `count` records already written as JSON lines (by the pipeline workers). */
+  async reportLines(text: string, count: number): Promise<void> {
     const bytes = Buffer.byteLength(text);
     try {
       const limit = this.cfg.max_size_mb * 1024 * 1024;
       if (limit > 0 && this.size > 0 && this.size + bytes > limit) await this.rotate();
       await this.fh!.write(text);
       this.size += bytes;
-      this.reported += batch.length;
+      this.reported += count;
     } catch {
-      this.errorDrops += batch.length;
+      this.errorDrops += count;
     }
   }
 
