@@ -105,6 +105,8 @@ function run(reg: FlowRegistry, seed: number, iterations: number): number {
       reported++;
       const json = JSON.stringify(out.payload.toJSON());
       assert.ok(json.length > 0);
+      // The direct JSON text (what records carry) is the same, whatever the damage.
+      assert.equal(out.payload.toJsonText!(), json);
       const bin = out.payload.toBinary();
       assert.ok(bin.length <= bytes.length);
       for (const [k, v] of Object.entries(out.labels)) {
@@ -144,6 +146,6 @@ test('random bytes never throw', () => {
     for (let k = 0; k < len; k++) b[k] = r() < 0.5 ? INTERESTING[Math.floor(r() * INTERESTING.length)]! : Math.floor(r() * 256);
     const pkt = sipPacket(b);
     const out = p.handle(pkt);
-    if (out !== null) JSON.stringify(out.payload.toJSON());
+    if (out !== null) assert.equal(out.payload.toJsonText!(), JSON.stringify(out.payload.toJSON()));
   }
 });

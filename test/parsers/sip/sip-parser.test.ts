@@ -521,3 +521,31 @@ test('the call tracker is bounded by max_tracked_calls and forgets expired calls
   }
   assert.equal(q.stats().tracked_evicted, 0);
 });
+
+test('toJsonText is JSON.stringify(toJSON()): escapes, UTF-8, folded values, rtpmap key order and repeats', () => {
+  const { p } = setup();
+  const sdp = sdpBody({
+    session: '192.0.2.10',
+    origin: { user: 'al"ice\\', addr: '192.0.2.10' },
+    media: [
+      // Payload types out of order and one repeated: JSON.stringify orders integer-like keys, the last value wins.
+      { port: 49170, formats: '101 8 0', attrs: ['a=rtpmap:101 telephone-event/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/16000', 'a=rtcp:49171'] },
+      { media: 'video', port: 51372, formats: '96 97', c: '2001:db8::5', attrs: ['a=rtpmap:97 H264/90000', 'a=rtpmap:96 VP8/90000/2', 'a=inactive'] },
+      { port: 0, formats: '0', attrs: [] },
+    ],
+  });
+  const messages = [
+    request('INVITE', { extraHeaders: ['Subject: caf\u00e9 "quoted" \\ back\tslash', 'X-Folded: one,', '  two'] }, sdp),
+    response(183, 'Session \u00c9tat', 'INVITE', {}, sdp),
+    request('BYE'),
+  ];
+  for (const text of messages) {
+    const out = handle(p, text)!;
+    assert.ok(out.payload.toJsonText);
+    assert.equal(out.payload.toJsonText(), JSON.stringify(out.payload.toJSON()));
+  }
+  // Invalid UTF-8 in a header value.
+  const bytes = Buffer.from(request('OPTIONS', { extraHeaders: ['X-Bad: a\u00ffb'] }), 'latin1');
+  const out = p.handle(sipPacket(bytes))!;
+  assert.equal(out.payload.toJsonText!(), JSON.stringify(out.payload.toJSON()));
+});

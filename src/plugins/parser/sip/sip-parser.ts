@@ -18,7 +18,7 @@ import { BodyKind, parseSipMessage, SipHeader, SipMethod, type SipMessage } from
 import { reasonsOf, SIP_MALFORMED_REASONS } from './reasons.ts';
 import type { StreamHandler, StreamParser, StreamSink } from '../../../reassembly/api.ts';
 import { SipStream } from './sip-stream.ts';
-import { isUnspecified, parseSdp, sdpToJson, type Sdp, type SdpAddress } from './sdp.ts';
+import { isUnspecified, parseSdp, sdpToJson, sdpToJsonText, type Sdp, type SdpAddress } from './sdp.ts';
 
 export const DEFAULT_SIP_PORTS = [5060, 5061, 5080] as const;
 /** Usual SIP over WebSocket ports (RFC 7118 names none): Kamailio/OpenSIPS 5066, Asterisk 8088. */
@@ -75,11 +75,34 @@ export class SipPayload implements Payload {
   ) {}
 
   toJSON(): unknown {
+    const o = this.head() as Record<string, unknown>;
+    o.sdp = this.sdp === null ? null : sdpToJson(this.sdp);
+    o.errors = this.errors();
+    return o;
+  }
+
+  /**
+   * JSON.stringify(toJSON()), with the SDP summary written by sdpToJsonText:
+   * its rtpmap object (integer-like keys) takes JSON.stringify off its fast
+   * path, and the SDP was a third of a SIP record's serialisation. sdp and
+   * errors are the last two keys of toJSON, so the rest is serialised as one
+   * object and the two are appended. Tests compare the two forms.
+   */
+  toJsonText(): string {
+    const head = JSON.stringify(this.head());
+    const sdp = this.sdp === null ? 'null' : sdpToJsonText(this.sdp);
+    return `${head.slice(0, -1)},"sdp":${sdp},"errors":${JSON.stringify(this.errors())}}`;
+  }
+
+  private errors(): string[] {
+    return reasonsOf(this.message.errors | (this.sdp === null ? 0 : this.sdp.errors));
+  }
+
+  /** Every field of the JSON form but the last two (sdp, errors), in order. */
+  private head(): object {
     const m = this.message;
     const headers: [string, string][] = new Array(m.headerCount);
     for (let i = 0; i < m.headerCount; i++) headers[i] = [m.headerName(i), m.headerValue(i)];
-    const sdp = this.sdp === null ? null : sdpToJson(this.sdp);
-    const errors = reasonsOf(m.errors | (this.sdp === null ? 0 : this.sdp.errors));
     // Two literals rather than a spread: a spread copies property by property.
     return m.isRequest
       ? {
@@ -100,8 +123,6 @@ export class SipPayload implements Payload {
           headers,
           body_length: m.bodyLength,
           truncated: m.truncated,
-          sdp,
-          errors,
         }
       : {
           start_line: m.startLine,
@@ -121,8 +142,6 @@ export class SipPayload implements Payload {
           headers,
           body_length: m.bodyLength,
           truncated: m.truncated,
-          sdp,
-          errors,
         };
   }
 
