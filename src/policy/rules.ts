@@ -106,7 +106,7 @@ function parsePorts(spec: Rule['src_port'], field: string): [number, number] {
   } else {
     ({ from, to } = spec);
   }
-  if (from > 65535 || to > 65535) throw new ConfigError(`${field}: port out of range 0..65535 in "${JSON.stringify(spec)}"`, field);
+  if (from > 65535 || to > 65535) throw new ConfigError(`${field}: port out of range 0..65535 in ${JSON.stringify(spec)}`, field);
   if (from > to) throw new ConfigError(`${field}: inverted port range ${from}-${to} (from must not exceed to)`, field);
   return [from, to];
 }
