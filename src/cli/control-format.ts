@@ -35,7 +35,7 @@ export function countersRows(c: TaskCounters): [string, string][] {
     [
       'dropped',
       `kernel ${c.kernel_drops}, pipeline channel ${c.pipeline_channel_drops}, send buffer ${c.sender_buffer_drops}, ` +
-        `reporter timeout ${c.reporter_timeout_drops}, reporter error ${c.reporter_error_drops}`,
+        `reporter timeout ${c.reporter_timeout_drops}, reporter error ${c.reporter_error_drops}, reporter buffer ${c.reporter_buffer_drops ?? 0}`,
     ],
     ...(c.error ? ([['error', c.error]] as [string, string][]) : []),
   ];

@@ -30,11 +30,12 @@ export function formatSummary(task: TaskConfig, s: TaskSummary): string {
     ['parsed', `${sum(s.pipelines.parsed)}${list(s.pipelines.parsed)}${n('parser_no_result') ? `, ${n('parser_no_result')} without a record` : ''}`],
     ['unmatched', `${n('unmatched_forwarded')} forwarded as raw, ${n('unmatched_dropped')} dropped`],
     ['filtered', `${n('filtered')}`],
-    ['reported', s.reporters.map((r) => `${r.name} ${r.reported}`).join(', ')],
+    ['reported', s.reporters.map((r) => `${r.name} ${r.reported}${r.skipped ? ` (${r.skipped} skipped: not carried by ${r.name})` : ''}`).join(', ')],
     [
       'dropped',
       `kernel ${s.capture.kernelDrops}, pipeline channel ${s.capture.channelDrops}, send buffer ${s.sender.reduce((a, x) => a + x.bufferDrops, 0)}` +
-        `, reporter timeout ${s.reporters.reduce((a, r) => a + r.timeoutDrops, 0)}, reporter error ${s.reporters.reduce((a, r) => a + r.errorDrops, 0)}`,
+        `, reporter timeout ${s.reporters.reduce((a, r) => a + r.timeoutDrops, 0)}, reporter error ${s.reporters.reduce((a, r) => a + r.errorDrops, 0)}` +
+        `, reporter buffer ${s.reporters.reduce((a, r) => a + (r.bufferDrops ?? 0), 0)}`,
     ],
   ];
   if (s.capture.kernelPackets !== undefined) {

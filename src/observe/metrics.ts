@@ -113,6 +113,12 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
   counter('otus_reporter_error_drops_total', 'Records dropped after a reporter error', ['task', 'reporter'], each((t, e) => {
     for (const r of t.summary.reporters) e({ task: t.id, reporter: r.name }, r.errorDrops);
   }));
+  counter('otus_reporter_buffer_drops_total', "Records dropped from a reporter's own buffer (Kafka: drop oldest when full)", ['task', 'reporter'], each((t, e) => {
+    for (const r of t.summary.reporters) if (r.bufferDrops !== undefined) e({ task: t.id, reporter: r.name }, r.bufferDrops);
+  }));
+  counter('otus_reporter_skipped_total', 'Records a reporter does not carry by design (HEP: types without a HEP mapping)', ['task', 'reporter'], each((t, e) => {
+    for (const r of t.summary.reporters) if (r.skipped !== undefined) e({ task: t.id, reporter: r.name }, r.skipped);
+  }));
   counter('otus_task_restarts_total', 'Times a task was resumed after a daemon restart', ['task'], (e) => {
     for (const t of tasks()) e({ task: t.id }, t.restartCount);
   });

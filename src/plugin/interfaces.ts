@@ -108,6 +108,10 @@ export interface ReporterStats {
   reported: number;
   timeoutDrops: number;
   errorDrops: number;
+  /** Records dropped from the reporter's own buffer (Kafka: drop oldest when full). */
+  bufferDrops?: number;
+  /** Records the reporter does not carry by design (HEP: types without a HEP mapping); not drops. */
+  skipped?: number;
 }
 
 export type PluginKind = 'capturer' | 'parser' | 'processor' | 'reporter';

@@ -18,6 +18,10 @@ export interface TaskCounters {
   sender_buffer_drops: number;
   reporter_timeout_drops: number;
   reporter_error_drops: number;
+  /** Dropped from a reporter's own buffer (Kafka). */
+  reporter_buffer_drops: number;
+  /** Not carried by a reporter by design (HEP: types without a mapping); not drops. */
+  reporter_skipped: number;
   error: string | null;
 }
 
@@ -52,6 +56,8 @@ export function countersOf(s: TaskSummary): TaskCounters {
     sender_buffer_drops: sum(s.sender.map((x) => x.bufferDrops)),
     reporter_timeout_drops: sum(s.reporters.map((r) => r.timeoutDrops)),
     reporter_error_drops: sum(s.reporters.map((r) => r.errorDrops)),
+    reporter_buffer_drops: sum(s.reporters.map((r) => r.bufferDrops ?? 0)),
+    reporter_skipped: sum(s.reporters.map((r) => r.skipped ?? 0)),
     error: s.error,
   };
 }

@@ -316,7 +316,7 @@ export class TaskManager {
         const c = e.lastSummary ? countersOf(e.lastSummary) : null;
         this.o.log('info', 'task stopped for shutdown; it resumes at the next start', {
           task: e.id,
-          ...(c ? { packets_captured: c.packets_captured, reported: c.reported, dropped: c.pipeline_channel_drops + c.sender_buffer_drops + c.reporter_timeout_drops + c.reporter_error_drops } : {}),
+          ...(c ? { packets_captured: c.packets_captured, reported: c.reported, dropped: c.pipeline_channel_drops + c.sender_buffer_drops + c.reporter_timeout_drops + c.reporter_error_drops + c.reporter_buffer_drops } : {}),
         });
       }
     });

@@ -19,7 +19,11 @@ export function fakeSummary(id: string, packets: number, error: string | null = 
       perWorker: [{ index: 0, received: packets, emitted: packets, channelUsage: 0.25 }],
     },
     sender: [{ name: 'file', queued: 0, usage: 0.5, bufferDrops: 8, sent: packets }],
-    reporters: [{ name: 'file', reported: packets, timeoutDrops: 9, errorDrops: 10 }],
+    reporters: [
+      { name: 'file', reported: packets, timeoutDrops: 9, errorDrops: 10 },
+      { name: 'kafka', reported: packets, timeoutDrops: 0, errorDrops: 0, bufferDrops: 11 },
+      { name: 'hep', reported: 3, timeoutDrops: 0, errorDrops: 0, skipped: 12 },
+    ],
     error,
   };
 }

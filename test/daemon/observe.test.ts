@@ -176,6 +176,8 @@ describe('metrics', () => {
       'otus_sender_buffer_usage_ratio{task="voip",reporter="file"} 0.5',
       'otus_reporter_timeout_drops_total{task="voip",reporter="file"} 9',
       'otus_reporter_error_drops_total{task="voip",reporter="file"} 10',
+      'otus_reporter_buffer_drops_total{task="voip",reporter="kafka"} 11',
+      'otus_reporter_skipped_total{task="voip",reporter="hep"} 12',
       'otus_decode_errors_total{task="voip",reason="truncated"} 5',
       'otus_task_restarts_total{task="voip"} 1',
       'otus_task_state{task="voip",state="running"} 1',

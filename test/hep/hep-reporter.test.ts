@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/kafka-broker.ts';
+import type { OutputRecord } from '../../src/core/record.ts';
 
 const run = promisify(execFile);
 const OTUS = join(ROOT, 'bin/otus');
@@ -223,5 +224,48 @@ test('a collector that is not there costs counted drops, not the run', async () 
     assert.equal(hep.errorDrops, 6, 'the 6 SIP messages are counted as dropped');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a record too long for HEP3 (16-bit lengths) is dropped and counted; the rest of its batch goes', async () => {
+  const { HepReporter } = await import('../../src/plugins/reporter/hep/hep-reporter.ts');
+  const sink = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+  const got: Buffer[] = [];
+  sink.on('message', (m) => got.push(m));
+  const warnings: string[] = [];
+  const rep = new HepReporter();
+  rep.init(
+    { address: `127.0.0.1:${(sink.address() as net.AddressInfo).port}` },
+    { taskId: 't', workerIndex: -1, agent: 'node-a', log: (_l, msg) => warnings.push(msg) },
+  );
+  await rep.start();
+  const record = (protocol: string, payload: Uint8Array): OutputRecord => ({
+    tsSec: 1_700_000_000,
+    tsNsec: 5000,
+    frameNo: 1,
+    protocol,
+    flow: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 5060, dstPort: 5060, proto: 6 },
+    net: { ipVersion: 4, vlans: [], tunnel: null, fragmented: false, ttl: 64 },
+    labels: { 'sip.call-id': 'big@test' },
+    payloadBinary: payload,
+  });
+  const small = new TextEncoder().encode('OPTIONS sip:b@x SIP/2.0\r\nContent-Length: 0\r\n\r\n');
+  const huge = new Uint8Array(70_000).fill(0x61); // a SIP message reassembled from TCP can be this long
+  try {
+    await rep.report([record('sip', huge), record('sip', small), record('http', small)]);
+    const until = Date.now() + 5000;
+    while (got.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 1, 'the small SIP record reaches the collector');
+    assert.equal(readHep(got[0]!)[0]!.payload.toString(), new TextDecoder().decode(small));
+    const st = rep.stats();
+    assert.equal(st.reported, 1);
+    assert.equal(st.oversizeDrops, 1);
+    assert.equal(st.errorDrops, 1, 'an oversize record is a drop');
+    assert.equal(st.skipped, 1, 'http has no HEP mapping: skipped, not dropped');
+    assert.match(warnings.join('\n'), /does not fit a HEP packet/);
+  } finally {
+    await rep.stop();
+    sink.close();
   }
 });

@@ -43,13 +43,27 @@ const u32 = (v: number) => {
   return b;
 };
 
+/** HEP3's length fields are 16 bits: a packet (and so a payload) cannot be longer. */
+export const HEP_MAX_PACKET = 0xffff;
+
+/** A record whose HEP packet would exceed HEP_MAX_PACKET (a SIP message reassembled from TCP can). */
+export class HepOversizeError extends Error {
+  constructor(readonly size: number) {
+    super(`HEP packet of ${size} bytes exceeds the ${HEP_MAX_PACKET}-byte limit of HEP3`);
+  }
+}
+
 export interface HepIdentity {
   captureId: number;
   password: string;
   nodeName: string;
 }
 
-/** The HEP3 packet for a record, or null when its payload type has no HEP mapping (or lacks the needed form). */
+/**
+ * The HEP3 packet for a record, or null when its payload type has no HEP
+ * mapping (or lacks the needed form). Throws HepOversizeError when the
+ * packet would not fit HEP3's 16-bit length.
+ */
 export function encodeHep(r: OutputRecord, id: HepIdentity): Buffer | null {
   const p = HEP_PROTO[r.protocol];
   if (!p) return null;
@@ -61,6 +75,8 @@ export function encodeHep(r: OutputRecord, id: HepIdentity): Buffer | null {
     if (r.payloadJson === undefined) return null;
     payload = Buffer.from(r.payloadJson);
   }
+  // The payload chunk alone must fit (its own length field); the whole packet is checked below.
+  if (payload.length + 6 > HEP_MAX_PACKET) throw new HepOversizeError(payload.length + 6);
   const v4 = isIPv4(r.flow.srcIp);
   const chunks = [
     chunk(0x01, u8(v4 ? 2 : 10)),
@@ -82,6 +98,7 @@ export function encodeHep(r: OutputRecord, id: HepIdentity): Buffer | null {
   if (r.net.vlans.length) chunks.push(chunk(0x12, u16(r.net.vlans[0]!)));
   if (id.nodeName) chunks.push(chunk(0x13, Buffer.from(id.nodeName)));
   const body = Buffer.concat(chunks);
+  if (6 + body.length > HEP_MAX_PACKET) throw new HepOversizeError(6 + body.length);
   const head = Buffer.alloc(6);
   head.write('HEP3', 0, 'latin1');
   head.writeUInt16BE(6 + body.length, 4);

@@ -1,6 +1,8 @@
 // Reporter "hep": HEP v3 over UDP or TCP to a Homer collector (heplify-server,
 // homer-app), so SIP, RTCP and DNS records feed Homer directly, as heplify
-// does. Types without a HEP mapping are skipped (counted apart, not drops).
+// does. Types without a HEP mapping are skipped (counted apart, not drops);
+// a record too long for HEP3's 16-bit length is dropped (counted as an error
+// drop and as oversize).
 // A collector that is away costs records (counted), never the sender: UDP
 // sends do not wait, TCP connects and writes are bounded by send_timeout.
 import dgram from 'node:dgram';
@@ -11,7 +13,7 @@ import type { OutputRecord } from '../../../core/record.ts';
 import type { PluginConfig, PluginContext, Reporter, ReporterStats } from '../../../plugin/interfaces.ts';
 import { registerPlugin } from '../../../plugin/registry.ts';
 import { parsePluginConfig } from '../../plugin-config.ts';
-import { encodeHep, HEP_PROTO, type HepIdentity } from './hep-encode.ts';
+import { encodeHep, HEP_PROTO, HepOversizeError, type HepIdentity } from './hep-encode.ts';
 
 const configSchema = z.strictObject({
   /** Collector "host:port" (IPv6 as "[addr]:port"). */
@@ -27,6 +29,8 @@ const configSchema = z.strictObject({
 
 export interface HepReporterStats extends ReporterStats {
   skipped: number;
+  /** Records dropped because their HEP packet would exceed 65535 bytes (also in errorDrops). */
+  oversizeDrops: number;
 }
 
 export class HepReporter implements Reporter {
@@ -40,7 +44,7 @@ export class HepReporter implements Reporter {
   private tcp: net.Socket | null = null;
   private connecting: Promise<net.Socket> | null = null;
   private ctx!: PluginContext;
-  private st = { reported: 0, timeoutDrops: 0, errorDrops: 0, skipped: 0 };
+  private st = { reported: 0, timeoutDrops: 0, errorDrops: 0, skipped: 0, oversizeDrops: 0 };
   private lastWarn = 0;
 
   init(config: PluginConfig, ctx: PluginContext): void {
@@ -70,7 +74,13 @@ export class HepReporter implements Reporter {
   private warn(msg: string, e: Error): void {
     if (Date.now() - this.lastWarn < 5000) return;
     this.lastWarn = Date.now();
-    this.ctx.log('warn', `hep reporter: ${msg}`, { address: `${this.host}:${this.port}`, error: e.message, error_drops: this.st.errorDrops, timeout_drops: this.st.timeoutDrops });
+    this.ctx.log('warn', `hep reporter: ${msg}`, {
+      address: `${this.host}:${this.port}`,
+      error: e.message,
+      error_drops: this.st.errorDrops,
+      timeout_drops: this.st.timeoutDrops,
+      oversize_drops: this.st.oversizeDrops,
+    });
   }
 
   private connect(): Promise<net.Socket> {
@@ -102,7 +112,16 @@ export class HepReporter implements Reporter {
   async report(batch: readonly OutputRecord[]): Promise<void> {
     const packets: Buffer[] = [];
     for (const r of batch) {
-      const p = this.protocols.has(r.protocol) ? encodeHep(r, this.id) : null;
+      let p: Buffer | null;
+      try {
+        p = this.protocols.has(r.protocol) ? encodeHep(r, this.id) : null;
+      } catch (e) {
+        if (!(e instanceof HepOversizeError)) throw e;
+        this.st.oversizeDrops++;
+        this.st.errorDrops++;
+        this.warn(`a ${r.protocol} record does not fit a HEP packet; dropped`, e);
+        continue;
+      }
       if (p) packets.push(p);
       else this.st.skipped++;
     }
