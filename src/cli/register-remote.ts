@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG_PATH, loadGlobalConfig } from '../config/load-global.ts';
 import { OtusError } from '../core/errors.ts';
-import { callRemote, instanceIdFromEnv, RemoteTimeoutError } from '../command/remote-client.ts';
+import { callRemote, instanceIdFromEnv, RemoteTimeoutError, RemoteUnreachableError } from '../command/remote-client.ts';
 
 interface RemoteOptions {
   target: string;
@@ -57,6 +57,10 @@ export async function remoteCommand(command: string, o: RemoteOptions): Promise<
       process.stderr.write(`otus: ${e.message}\n`);
       return 3;
     }
+    if (e instanceof RemoteUnreachableError) {
+      process.stderr.write(`otus: ${e.message}\n`);
+      return 4;
+    }
     throw e;
   }
 }
@@ -73,6 +77,11 @@ export function registerRemoteCommand(program: Command): void {
     .option('--timeout <seconds>', 'how long to wait for the response', '30')
     .option('--request-id <id>', 'request id to use (default: a random UUID)')
     .action(async (command: string, opts: RemoteOptions) => {
-      process.exitCode = await remoteCommand(command, opts);
+      const code = await remoteCommand(command, opts);
+      // kafkajs keeps retrying a connect that was given up on (to a broker
+      // that is down) for several seconds after disconnect(); a one-shot
+      // client has said all it will say, so it ends now. (stdout and stderr
+      // to files and pipes are written synchronously on Linux.)
+      process.exit(code);
     });
 }

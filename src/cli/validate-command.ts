@@ -4,6 +4,7 @@ import { OtusError } from '../core/errors.ts';
 import { loadTaskFile } from '../task/task-schema.ts';
 import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
+import { captureConfigOf } from '../task/capture-config.ts';
 import '../plugins/index.ts';
 
 export async function validateCommand(o: { config?: string; task?: string }): Promise<number> {
@@ -12,7 +13,7 @@ export async function validateCommand(o: { config?: string; task?: string }): Pr
   if (o.config) process.stdout.write(`${o.config}: valid global configuration\n`);
   if (o.task) {
     const t = loadTaskFile(o.task);
-    lookupPlugin('capturer', t.capture.name);
+    const capturer = lookupPlugin('capturer', t.capture.name)();
     resolveFactories('parser', t.parsers);
     resolveFactories('processor', t.processors);
     resolveFactories('reporter', t.reporters);
@@ -20,6 +21,7 @@ export async function validateCommand(o: { config?: string; task?: string }): Pr
     // does), so building them here finds a bad plugin field before a run.
     const ctx = { taskId: t.id, workerIndex: -1, agent: config.otus.node.hostname, log: () => {}, global: config };
     try {
+      capturer.checkConfig(captureConfigOf(t));
       await buildPlugins('parser', t.parsers, ctx);
       await buildPlugins('processor', t.processors, ctx);
       await buildPlugins('reporter', t.reporters, ctx);

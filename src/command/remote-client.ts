@@ -32,6 +32,16 @@ export class RemoteTimeoutError extends OtusError {
   }
 }
 
+/** The brokers could not be reached (or refused us) before the command was published: nothing was sent. */
+export class RemoteUnreachableError extends OtusError {
+  constructor(msg: string) {
+    super(msg, 'REMOTE_UNREACHABLE');
+  }
+}
+
+/** How long closing the Kafka connections may take once the call is over. */
+const DISCONNECT_MS = 2000;
+
 /** Sends the command and resolves with its response (several for target "*" are not awaited: the first wins). */
 export async function callRemote(c: RemoteCall): Promise<KafkaResponse> {
   if (!c.responseTopic) throw new OtusError('no response topic configured: a remote call needs otus.command_channel.kafka.response_topic');
@@ -42,6 +52,7 @@ export async function callRemote(c: RemoteCall): Promise<KafkaResponse> {
   const consumer = kafka.consumer({ groupId: `otus-remote-${c.instanceId}`, allowAutoTopicCreation: true });
   const deadline = Date.now() + c.timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
+  let published = false;
   try {
     // 1. Where otus-responses ends now: the answer comes after this point.
     await withTimeout(admin.connect(), left(), 'connecting to Kafka');
@@ -81,6 +92,7 @@ export async function callRemote(c: RemoteCall): Promise<KafkaResponse> {
       ...(c.payload !== undefined ? { payload: c.payload } : {}),
     };
     await withTimeout(producer.send({ topic: c.commandTopic, messages: [{ key: c.target, value: JSON.stringify(cmd) }] }), left(), 'publishing the command');
+    published = true;
 
     // 4. Wait for the matching answer.
     try {
@@ -88,7 +100,12 @@ export async function callRemote(c: RemoteCall): Promise<KafkaResponse> {
     } catch {
       throw new RemoteTimeoutError(`no response from ${c.target} to ${c.command} (request_id ${requestId}) within ${Math.round(c.timeoutMs / 1000)} s`);
     }
+  } catch (e) {
+    if (published || e instanceof OtusError) throw e;
+    // Anything before the command left (connect, topic offsets, the group
+    // join, the send) is the brokers' side: say which brokers and what failed.
+    throw new RemoteUnreachableError(`Kafka at ${c.connection.brokers.join(',')}: ${(e as Error).message}; the command was not sent`);
   } finally {
-    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+    await withTimeout(Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]), DISCONNECT_MS, 'disconnecting').catch(() => {});
   }
 }

@@ -246,13 +246,19 @@ export class TaskRunner {
     });
   }
 
+  /** A message from the capturer itself: its runtime errors ("afpacket: ...") and its config errors ("capturer afpacket: ..."). */
+  private isCapturerError(message: string): boolean {
+    const name = this.task.capture.name;
+    return message.startsWith(`${name}:`) || message.startsWith(`capturer ${name}:`);
+  }
+
   /** Resolves when the worker has initialised its plugins; rejects if it fails or exits first. */
   private workerReady(w: Worker, index: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage) => {
         if (m.type === 'ready') done();
         // A capturer's own errors (binding mode) already say what failed; the worker index adds nothing.
-        else if (m.type === 'error' && this.mode === 'binding' && m.message.startsWith(`${this.task.capture.name}:`)) {
+        else if (m.type === 'error' && this.mode === 'binding' && this.isCapturerError(m.message)) {
           done(new OtusError(m.message, m.code ?? 'CAPTURE_INIT'));
         } else if (m.type === 'error') done(new OtusError(`pipeline ${index}: ${m.message}`, m.code ?? 'PIPELINE_INIT'));
       };

@@ -44,6 +44,11 @@ export interface CaptureStats {
 }
 
 export interface Capturer {
+  /**
+   * Checks a configuration without opening anything (`otus validate`, which
+   * may run on another machine than the capture); errors name the field.
+   */
+  checkConfig(config: PluginConfig): void;
   init(config: PluginConfig, ctx: PluginContext): void | Promise<void>;
   /**
    * Delivers packets until the source ends (files) or stop() is called (live).

@@ -35,6 +35,15 @@ const BAD: [string, string, string[]][] = [
   ['bad reporter config', GOOD.replace('format: json', 'format: yaml'), ['reporters.0.config.format:']],
   ['unknown plugin', GOOD.replace('{ name: dns }', '{ name: dnz }'), ['dnz']],
   ['not YAML', 'id: [unclosed\n', ['not valid YAML/JSON']],
+  ['a BPF filter on a file', GOOD.replace('{ name: pcap,', '{ name: pcap, bpf_filter: udp,'), ['capturer pcap: capture.config.bpf_filter: BPF filters are not supported']],
+  ['unknown pcap config key', GOOD.replace('{ name: pcap,', '{ name: pcap, config: { snaplen: 96 },'), ['capturer pcap: capture.config: Unrecognized key: "snaplen"']],
+  // Refused before any socket opens, by validate and by run, in both modes; in
+  // binding mode the worker's error reaches the user as the capturer's own.
+  ...(['dispatch', 'binding'] as const).map((mode): [string, string, string[]] => [
+    `bad afpacket config (${mode} mode)`,
+    GOOD.replace(/capture: .*\n/, `capture: { name: afpacket, interface: lo, dispatch_mode: ${mode}, config: { block_size: 12288 } }\n`).replace('workers: 1', 'workers: 2'),
+    ['capturer afpacket: capture.config.block_size: must be a power of two'],
+  ]),
 ];
 
 test('otus validate and otus run refuse bad task files naming the field', { timeout: 120_000 }, async (t) => {
@@ -66,6 +75,7 @@ test('otus validate and otus run refuse bad task files naming the field', { time
         assert.equal(r.code, 2, `otus ${args[0]}: exit ${r.code}\n${r.stderr}`);
         assert.equal(r.stdout.trim(), '', `otus ${args[0]} wrote output for a bad task`);
         for (const field of fields) assert.ok(r.stderr.includes(field), `otus ${args[0]} does not name "${field}": ${r.stderr}`);
+        if (fields.some((f) => f.startsWith('capturer '))) assert.doesNotMatch(r.stderr, /pipeline \d+:/, 'a capturer error is not dressed as a pipeline error');
         assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, 'a message, not a stack trace');
       }
     });

@@ -167,6 +167,15 @@ test('a remote call to a node that does not answer times out with exit code 3', 
   assert.match(res.stderr, /no response from nobody-here/);
 });
 
+test('a remote call to brokers that are not there exits 4 with one line naming them, and without waiting on', async () => {
+  // A port nothing listens on: the broker above is on another.
+  const res = await runCli(['remote', 'daemon_status', '--target', HOST, '--config', setup.configFile, '--brokers', '127.0.0.1:9', '--timeout', '3']);
+  assert.equal(res.code, 4, res.stderr);
+  assert.equal(res.stdout, '');
+  assert.match(res.stderr, /^otus: Kafka at 127\.0\.0\.1:9: .+; the command was not sent\n$/);
+  assert.doesNotMatch(res.stderr, /internal error|\n\s+at /);
+});
+
 test('daemon_shutdown through the channel answers, then the daemon stops', async () => {
   const r = await remote('daemon_shutdown');
   assert.equal(r.code, 0);

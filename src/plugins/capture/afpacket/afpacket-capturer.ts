@@ -16,7 +16,7 @@ import { OtusError } from '../../../core/errors.ts';
 import * as libc from '../../../native/libc.ts';
 import type { Capturer, CaptureSink, CaptureStats, PluginConfig, PluginContext } from '../../../plugin/interfaces.ts';
 import { registerPlugin } from '../../../plugin/registry.ts';
-import { parsePluginConfig } from '../../plugin-config.ts';
+import { configErrorFrom } from '../../../config/zod-errors.ts';
 import { afpacketConfigSchema, type AfPacketConfig } from './config.ts';
 import { RingReader } from './ring.ts';
 import { PacketSocket } from './socket.ts';
@@ -27,6 +27,13 @@ const SYNC_POLL_MS = 50;
 const WAKE_READY = 0;
 const WAKE_ERROR = 1;
 const WAKE_STOP = 2;
+
+/** The capturer's config (the task's capture.config with interface and bpf_filter merged in); errors name capture.config.*. */
+function parseAfpacketConfig(config: PluginConfig): AfPacketConfig {
+  const r = afpacketConfigSchema.safeParse(config ?? {});
+  if (!r.success) throw configErrorFrom('capturer afpacket', 'capture.config', r.error);
+  return r.data;
+}
 
 export interface AfPacketOptions {
   /**
@@ -68,9 +75,13 @@ export class AfPacketCapturer implements Capturer {
    * interface, filter or privilege fails the task at start, and a fan-out
    * member receives its share of flows from this moment on.
    */
+  checkConfig(config: PluginConfig): void {
+    parseAfpacketConfig(config);
+  }
+
   init(config: PluginConfig, ctx: PluginContext): void {
     if (this.sock || this.closed) throw new OtusError('afpacket: init() may be called once per capturer');
-    const cfg = parsePluginConfig(afpacketConfigSchema, config, 'capturer afpacket');
+    const cfg = parseAfpacketConfig(config);
     const sock = new PacketSocket(cfg);
     sock.open();
     if (sock.filterWarning) ctx.log('warn', `afpacket on ${cfg.interface}: ${sock.filterWarning}`);

@@ -25,6 +25,10 @@ export class PcapCapturer implements Capturer {
   constructor(private readonly opts: ReaderOptions = {}) {}
 
   /** Validates the config and that the file exists, so that a wrong path fails the task at start. */
+  checkConfig(config: PluginConfig): void {
+    parsePcapConfig(config);
+  }
+
   async init(config: PluginConfig, _ctx: PluginContext): Promise<void> {
     const cfg = parsePcapConfig(config);
     await checkCaptureFile(cfg.file);
