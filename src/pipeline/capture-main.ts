@@ -6,22 +6,26 @@ import '../plugins/index.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
 import { ControlBlock } from './control-block.ts';
 import { Dispatcher } from './dispatcher.ts';
-import type { CaptureMessage, CaptureThreadData } from './messages.ts';
+import type { CaptureMessage, CaptureThreadData, ThreadLog } from './messages.ts';
 import { captureConfigOf } from '../task/capture-config.ts';
 import { buildPlugins } from '../task/build-plugins.ts';
 
 const data = workerData as CaptureThreadData;
 const port = parentPort!;
 const post = (m: CaptureMessage) => port.postMessage(m);
+// The capturer's warnings (a BPF filter the kernel could not take, say) reach the task's log.
+const log = (level: ThreadLog['level'], msg: string, fields?: Record<string, unknown>) => post({ type: 'log', level, msg, ...(fields ? { fields } : {}) });
 
 async function main(): Promise<void> {
   const control = new ControlBlock(data.control);
   const capturer = lookupPlugin('capturer', data.task.capture.name)();
   // The task's signalling parsers, built here only to recognise the frames
   // that must be handled before later ones (see Dispatcher.barrierFor).
-  const ctx = { taskId: data.task.id, workerIndex: -1, agent: data.agent, log: () => {} };
+  const ctx = { taskId: data.task.id, workerIndex: -1, agent: data.agent, log };
+  // Their init logs nothing here: each worker builds (and logs) the same parsers.
+  const quiet = { ...ctx, log: () => {} };
   const signalling =
-    data.rings.length > 1 ? (await buildPlugins('parser', data.task.parsers, ctx)).filter((p) => p.registersFlows === true) : [];
+    data.rings.length > 1 ? (await buildPlugins('parser', data.task.parsers, quiet)).filter((p) => p.registersFlows === true) : [];
   const dispatcher = new Dispatcher(data.rings, data.decoder, data.lossless, signalling, control);
   const timer = setInterval(() => {
     if (control.stopping) void capturer.stop();
@@ -30,12 +34,7 @@ async function main(): Promise<void> {
   }, 200);
   let error: { message: string; code?: string } | undefined;
   try {
-    await capturer.init(captureConfigOf(data.task), {
-      taskId: data.task.id,
-      workerIndex: -1,
-      agent: data.agent,
-      log: () => {},
-    });
+    await capturer.init(captureConfigOf(data.task), ctx);
     // The source is open (file found, socket bound, filter compiled): the task has started.
     post({ type: 'ready' });
     await capturer.run(dispatcher);

@@ -35,7 +35,16 @@ export interface PipelineSnapshot {
   capture?: CaptureStats;
 }
 
+/** A plugin's log line from a task thread, logged by the main thread with the task's fields. */
+export interface ThreadLog {
+  type: 'log';
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
 export type WorkerMessage =
+  | ThreadLog
   | { type: 'ready'; index: number }
   | { type: 'records'; index: number; records: OutputRecord[] }
   /** A batch already written as lines (PayloadForms.linesOnly). */
@@ -58,6 +67,7 @@ export interface CaptureThreadData {
 }
 
 export type CaptureMessage =
+  | ThreadLog
   | { type: 'ready' }
   | { type: 'stats'; stats: CaptureStats; progress: number | null; channelDrops: number }
   | { type: 'done'; stats: CaptureStats; progress: number | null; channelDrops: number; error?: { message: string; code?: string } };

@@ -109,7 +109,7 @@ export class TaskRunner {
   private pipelineThreads: Worker[] = [];
   private captureThread: Worker | null = null;
   private snapshots = new Map<number, PipelineSnapshot>();
-  private captureStats: Exclude<CaptureMessage, { type: 'ready' }> | null = null;
+  private captureStats: Extract<CaptureMessage, { type: 'stats' | 'done' }> | null = null;
   private startedAt = 0;
   private captureError: string | null = null;
   private workerError: Error | null = null;
@@ -195,6 +195,10 @@ export class TaskRunner {
     const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
     this.captureThread = cw;
     cw.on('message', (m: CaptureMessage) => {
+      if (m.type === 'log') {
+        this.o.log(m.level, m.msg, { ...m.fields, thread: 'capture' });
+        return;
+      }
       if (m.type === 'ready') return;
       this.captureStats = m;
       if (m.type === 'done') {
@@ -320,7 +324,7 @@ export class TaskRunner {
 
   private watchWorker(w: Worker, index: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      w.on('message', (m: WorkerMessage | { type: 'log'; level: 'info'; msg: string }) => {
+      w.on('message', (m: WorkerMessage) => {
         switch (m.type) {
           case 'records':
             this.onRecords(index, m.records);
@@ -351,7 +355,7 @@ export class TaskRunner {
             resolve();
             break;
           case 'log':
-            this.o.log(m.level, m.msg, { worker: index });
+            this.o.log(m.level, m.msg, { ...m.fields, worker: index });
             break;
         }
       });
