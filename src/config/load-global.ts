@@ -121,7 +121,7 @@ export function loadGlobalConfig(file: string | null, env: NodeJS.ProcessEnv = p
   return { config, file, envOverrides };
 }
 
-/** Derived values: hostname, Kafka inheritance (ADR-024), ${node.hostname} interpolation. */
+/** Derived values: hostname, node IP, Kafka inheritance (ADR-024), ${node.hostname} and ${node.ip} interpolation. */
 function finalize(c: GlobalConfig): void {
   const o = c.otus;
   if (!o.node.hostname) o.node.hostname = os.hostname();
@@ -130,6 +130,9 @@ function finalize(c: GlobalConfig): void {
     if (child.sasl === undefined || !child.sasl.enabled) child.sasl = { ...o.kafka.sasl };
     if (child.tls === undefined || !child.tls.enabled) child.tls = { ...o.kafka.tls };
   }
+  // Detected before interpolation, so that ${node.ip} in group_id is the
+  // address the daemon will report (ADR-023), not an empty string.
+  if (!o.node.ip) o.node.ip = resolveNodeIp(c) ?? '';
   o.command_channel.kafka.group_id = interpolate(o.command_channel.kafka.group_id, c);
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envNameFor, loadGlobalConfig } from '../../src/config/load-global.ts';
+import { envNameFor, loadGlobalConfig, resolveNodeIp } from '../../src/config/load-global.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'otus-cfg-'));
@@ -75,6 +75,17 @@ test('OTUS_* environment variables override every key', () => {
   assert.deepEqual(config.otus.command_channel.kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.deepEqual(config.otus.reporters.kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.throws(() => loadGlobalConfig(null, { OTUS_LOG_LEVEL: 'chatty' }), /otus\.log\.level/);
+});
+
+test('${node.ip} in group_id is the detected address when none is configured', () => {
+  const p = file('ip.yml', 'otus:\n  command_channel:\n    kafka: { group_id: "otus-${node.ip}-${node.hostname}" }\n');
+  const { config } = loadGlobalConfig(p, {});
+  // What the daemon would detect on this machine ('' where there is nothing: the daemon then refuses to start).
+  const detected = resolveNodeIp(loadGlobalConfig(null, {}).config) ?? '';
+  assert.equal(config.otus.node.ip, detected);
+  assert.equal(config.otus.command_channel.kafka.group_id, `otus-${detected}-${config.otus.node.hostname}`);
+  // A configured (or OTUS_NODE_IP) address is used as given.
+  assert.equal(loadGlobalConfig(p, { OTUS_NODE_IP: '192.0.2.7' }).config.otus.command_channel.kafka.group_id, `otus-192.0.2.7-${config.otus.node.hostname}`);
 });
 
 test('explicit Kafka settings of a child are kept', () => {
