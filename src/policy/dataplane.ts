@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OtusError } from '../core/errors.ts';
-import { NativeError, canWatchOnLoop, ifNameToIndex, watchReadable, type PollHandle } from '../native/libc.ts';
+import { NativeError, canWatchOnLoop, close, ifNameToIndex, interfaceHwType, socket, SOCK_CLOEXEC, watchReadable, type PollHandle } from '../native/libc.ts';
 import * as bpf from '../native/libbpf.ts';
 import { BITMAP_BYTES, type Bitmap, type CompiledSet, type PortDimension } from './compile.ts';
 import {
@@ -30,6 +30,29 @@ export type Direction = 'ingress' | 'egress';
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
 const POINT: Record<Direction, number> = { ingress: bpf.BPF_TC_INGRESS, egress: bpf.BPF_TC_EGRESS };
 const PROGRAM: Record<Direction, string> = { ingress: 'otus_policy_ingress', egress: 'otus_policy_egress' };
+/**
+ * Link types whose frames start with an Ethernet header at TC, which is what
+ * the program parses: ARPHRD_ETHER (Ethernet, veth, bridges, bonds, VLAN
+ * devices) and ARPHRD_LOOPBACK (lo carries a zeroed Ethernet header). On any
+ * other (a tun or WireGuard device, an IP-in-IP or GRE tunnel) the packet
+ * starts at its IP header, the program would find no IPv4 frame in it and
+ * let everything pass: the rules would silently not apply.
+ */
+const ETHERNET_FRAMED = new Map([
+  [1, 'ARPHRD_ETHER'],
+  [772, 'ARPHRD_LOOPBACK'],
+]);
+
+/** The ARPHRD_* type of `ifname`, in the calling thread's network namespace. */
+function linkTypeOf(ifname: string): number {
+  const fd = socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | SOCK_CLOEXEC, 0);
+  try {
+    return interfaceHwType(fd, ifname);
+  } finally {
+    close(fd);
+  }
+}
+
 /** Where our filter sits on the clsact hook: fixed, so a restart finds (and replaces) its own. */
 export const TC_HANDLE = 0x0f75;
 export const TC_PRIORITY = 0x0f75;
@@ -262,6 +285,14 @@ export class PolicyDataplane {
     if (have) return have;
     const ifindex = ifNameToIndex(ifname);
     if (!ifindex) throw new OtusError(`interface ${ifname}: no such interface`, 'NO_SUCH_INTERFACE');
+    const linkType = linkTypeOf(ifname);
+    if (!ETHERNET_FRAMED.has(linkType)) {
+      throw new OtusError(
+        `interface ${ifname}: link type ${linkType} has no Ethernet header; the policy program reads Ethernet frames ` +
+          `(${[...ETHERNET_FRAMED.values()].join(', ')}), so its rules would not apply here`,
+        'UNSUPPORTED_LINK',
+      );
+    }
     try {
       if (!this.ownQdisc.has(ifindex)) this.ownQdisc.set(ifindex, bpf.tcHookCreate(ifindex));
       bpf.tcDetach(ifindex, POINT[direction], TC_HANDLE, TC_PRIORITY); // a stale one of ours, if any

@@ -197,6 +197,27 @@ describe('policy dataplane between namespaces', { skip }, () => {
     await inB(() => svc.attach(pair.ifB, 'ingress'));
   });
 
+  test('an interface without Ethernet framing (a tun device) is refused, and nothing is left on it', async () => {
+    // A tun device (ARPHRD_NONE): its packets start at the IP header. Removed with the namespace in any case.
+    execFileSync('ip', ['netns', 'exec', pair.nsB, 'ip', 'tuntap', 'add', 'dev', 'otustun0', 'mode', 'tun']);
+    execFileSync('ip', ['netns', 'exec', pair.nsB, 'ip', 'link', 'set', 'otustun0', 'up']);
+    await assert.rejects(
+      inB(() => svc.attach('otustun0', 'ingress')),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'UNSUPPORTED_LINK');
+        assert.match(e.message, /^interface otustun0: link type 65534 has no Ethernet header/);
+        return true;
+      },
+    );
+    const tcShow = (...a: string[]) => execFileSync('ip', ['netns', 'exec', pair.nsB, 'tc', ...a], { encoding: 'utf8' });
+    assert.doesNotMatch(tcShow('qdisc', 'show', 'dev', 'otustun0'), /clsact/);
+    // lo (ARPHRD_LOOPBACK) carries an Ethernet header at TC: accepted.
+    const a = await inB(() => svc.attach('lo', 'ingress'));
+    assert.ok(a.prog_id > 0);
+    await inB(() => svc.detach('lo', 'ingress'));
+    assert.doesNotMatch(tcShow('qdisc', 'show', 'dev', 'lo'), /clsact/);
+  });
+
   test('detach leaves no TC filter, qdisc, program or map behind', async () => {
     const st = svc.stats() as { attachments: { prog_id: number }[] };
     const progId = st.attachments[0]!.prog_id;
