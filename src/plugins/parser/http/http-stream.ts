@@ -250,7 +250,8 @@ export class HttpStream implements StreamHandler {
     }
     const ctype = findHeader(d, s, he, CONTENT_TYPE, 0, hv) ? text(d, hv[0]!, hv[1]!) : null;
     const chunked = findHeader(d, s, he, TRANSFER_ENCODING, 0, hv) && containsCi(d, hv[0]!, hv[1]!, CHUNKED);
-    const clen = !chunked && findHeader(d, s, he, CONTENT_LENGTH, 0, hv) ? decimal(d, hv[0]!, hv[1]!) : -1;
+    const hasLength = !chunked && findHeader(d, s, he, CONTENT_LENGTH, 0, hv);
+    const clen = hasLength ? decimal(d, hv[0]!, hv[1]!) : -1;
     let json: Record<string, unknown>;
     let labels: Labels;
     let noBody = false;
@@ -288,12 +289,12 @@ export class HttpStream implements StreamHandler {
       json = { kind: 'request', version: text(d, se - 8, se), method, target, host, headers, content_type: ctype };
       noBody = !chunked && clen <= 0;
     }
-    if (clen < 0 && !chunked && !noBody && !untilClose) {
-      // A Content-Length that is not a number: the framing is lost.
-      if (findHeader(d, s, he, CONTENT_LENGTH, 0, hv)) {
-        this.lose(dir, he);
-        return;
-      }
+    if (hasLength && clen < 0 && !(isResponse && noBody)) {
+      // A Content-Length that is not a number (RFC 9112 6.3): where this
+      // message ends is unknown, so the framing is lost. Unless it is a
+      // response that has no body whatever its headers say (HEAD, 1xx, 204, 304).
+      this.lose(dir, he);
+      return;
     }
     json['chunked'] = chunked;
     this.msg[dir] = { json, labels, head: d.slice(s, he), bodyLength: 0 };
