@@ -56,7 +56,16 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
       registers: [register],
       collect() {
         this.reset();
-        fill((l, v) => this.set(l, v));
+        // Two reporters of one kind in a task (two files) share their labels:
+        // counters add up (inc), a level keeps the highest, the one to watch.
+        const seen = new Map<string, number>();
+        fill((l, v) => {
+          const k = JSON.stringify(l);
+          const prev = seen.get(k);
+          if (prev !== undefined && prev >= v) return;
+          seen.set(k, v);
+          this.set(l, v);
+        });
       },
     });
   /** For every task with figures. */

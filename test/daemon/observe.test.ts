@@ -189,6 +189,26 @@ describe('metrics', () => {
     for (const e of expect) assert.ok(text.includes(e), `missing: ${e}`);
   });
 
+  it('adds up the counters of two reporters of one kind and keeps the higher level', async () => {
+    const s = fakeSummary('two-files', 10);
+    s.sender = [
+      { name: 'file', queued: 0, usage: 0.875, bufferDrops: 3, sent: 10 },
+      { name: 'file', queued: 0, usage: 0.5, bufferDrops: 8, sent: 10 },
+    ];
+    s.reporters = [
+      { name: 'file', reported: 10, timeoutDrops: 1, errorDrops: 0 },
+      { name: 'file', reported: 7, timeoutDrops: 2, errorDrops: 0 },
+    ];
+    const reg = createMetricsRegistry({ tasks: () => [{ id: 'two-files', state: 'running', restartCount: 0, summary: s }], lokiDropped: () => 0, version: 'x' });
+    const text = await reg.metrics();
+    for (const e of [
+      'otus_sender_buffer_usage_ratio{task="two-files",reporter="file"} 0.875',
+      'otus_sender_buffer_drops_total{task="two-files",reporter="file"} 11',
+      'otus_packets_reported_total{task="two-files",reporter="file"} 17',
+      'otus_reporter_timeout_drops_total{task="two-files",reporter="file"} 3',
+    ]) assert.ok(text.includes(e), `missing: ${e}\n${text.split('\n').filter((l) => l.includes('two-files')).join('\n')}`);
+  });
+
   it('parses listen addresses', () => {
     assert.deepEqual(parseListen('127.0.0.1:9091'), { host: '127.0.0.1', port: 9091 });
     assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
