@@ -264,3 +264,36 @@ test('randomised operations agree with a Map model (tombstones, sweeps, reuse)',
   assert.ok(s.max_probe < s.slots, `max_probe ${s.max_probe} stays bounded`);
   assert.ok(s.occupied <= cap);
 });
+
+test('sweeps are amortised: a churning table with many live calls, and a table full of live ones, are not scanned per insert', () => {
+  // Many live endpoints under constant churn: expired entries leave
+  // tombstones between live ones that no sweep can clear, so the tombstone
+  // count stays above its threshold; a sweep per insert would scan the table
+  // per call set up.
+  const r = SharedFlowRegistry.create(1024); // 2048 slots
+  const ip = new Uint8Array([10, 1, 0, 0]);
+  let now = 1000;
+  for (let n = 0; n < 20_000; n++) {
+    ip[2] = (n >> 8) & 0xff;
+    ip[3] = n & 0xff;
+    r.register(UDP, 4, ip, 10_000 + 2 * (n % 20_000), rtp(`c${n}`), 10, now);
+    now += 0.02; // about 500 endpoints live at any time
+  }
+  const s = r.stats();
+  assert.equal(s.refused_full, 0);
+  assert.ok(s.sweeps <= 20_000 / (2048 / 8) + 2, `${s.sweeps} sweeps for 20,000 inserts`);
+  // Still every live entry found, none of the expired ones.
+  ip[2] = (19_999 >> 8) & 0xff;
+  ip[3] = 19_999 & 0xff;
+  assert.equal(r.lookupEndpoint(UDP, 4, ip, 10_000 + 2 * 19_999, now)?.callId, 'c19999');
+  assert.ok(r.size() > 400 && r.size() <= 501, `size ${r.size()}`);
+
+  // Full of live entries: refusals are counted, with at most one sweep per second of packet time.
+  const f = SharedFlowRegistry.create(64);
+  for (let i = 0; i < 64; i++) f.register(UDP, 4, B, 20_000 + 2 * i, rtp(`live${i}`), 3600, 1000);
+  const before = f.stats().sweeps;
+  for (let i = 0; i < 1000; i++) f.register(UDP, 4, B, 30_000 + 2 * i, rtp(`late${i}`), 3600, 1000 + i * 0.01);
+  const fs = f.stats();
+  assert.equal(fs.refused_full, 1000);
+  assert.ok(fs.sweeps - before <= 11, `${fs.sweeps - before} sweeps for 1,000 refusals over 10 s`);
+});
