@@ -75,6 +75,8 @@ export interface Attachment {
   ifindex: number;
   direction: Direction;
   progId: number;
+  /** The interface's clsact qdisc is ours: created by this dataplane, or by a run of ours that died (attach's `qdiscCreatedIfindex`). */
+  ownQdisc: boolean;
 }
 
 export function defaultObjectPath(): string {
@@ -278,7 +280,7 @@ export class PolicyDataplane {
    * left there by an earlier run (TC filters outlive the process that set
    * them), so a restart never stacks two programs.
    */
-  attach(ifname: string, direction: Direction): Attachment {
+  attach(ifname: string, direction: Direction, o: { qdiscCreatedIfindex?: number } = {}): Attachment {
     this.assertOpen();
     const key = `${ifname}/${direction}`;
     const have = this.attached.get(key);
@@ -294,10 +296,15 @@ export class PolicyDataplane {
       );
     }
     try {
-      if (!this.ownQdisc.has(ifindex)) this.ownQdisc.set(ifindex, bpf.tcHookCreate(ifindex));
+      if (!this.ownQdisc.has(ifindex)) {
+        // An existing qdisc is someone else's, unless an earlier run of ours
+        // created it on this very interface (same ifindex) and died before
+        // removing it.
+        this.ownQdisc.set(ifindex, bpf.tcHookCreate(ifindex) || o.qdiscCreatedIfindex === ifindex);
+      }
       bpf.tcDetach(ifindex, POINT[direction], TC_HANDLE, TC_PRIORITY); // a stale one of ours, if any
       const progId = bpf.tcAttach(ifindex, POINT[direction], this.progFds[direction], TC_HANDLE, TC_PRIORITY);
-      const a: Attachment = { interface: ifname, ifindex, direction, progId };
+      const a: Attachment = { interface: ifname, ifindex, direction, progId, ownQdisc: this.ownQdisc.get(ifindex) === true };
       this.attached.set(key, a);
       return a;
     } catch (e) {

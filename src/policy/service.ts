@@ -11,7 +11,7 @@ import { ConfigError, OtusError } from '../core/errors.ts';
 import type { OutputRecord } from '../core/record.ts';
 import type { Log } from '../observe/log-fn.ts';
 import { compileSet } from './compile.ts';
-import { PolicyDataplane, type DataplaneOptions, type Direction } from './dataplane.ts';
+import { PolicyDataplane, type Attachment, type DataplaneOptions, type Direction } from './dataplane.ts';
 import { eventToRecord } from './events.ts';
 import type { DecodedEvent, PolicyStats } from './layout.ts';
 import { NO_RULE } from './layout.ts';
@@ -82,13 +82,16 @@ export class PolicyService {
     try {
       const set = checkPolicySet({ default_action: saved.default_action, rules: saved.rules }, `policy state ${this.store.file}`);
       this.apply(set.compiled, set.defaultAction);
+      let marks = false;
       for (const a of saved.attachments) {
         try {
-          this.dataplane().attach(a.interface, a.direction);
+          const att = this.dataplane().attach(a.interface, a.direction, { qdiscCreatedIfindex: a.qdisc_created_ifindex });
+          marks = this.markAttachment(att) || marks;
         } catch (e) {
           this.o.log('error', 'policy attachment not restored', { interface: a.interface, direction: a.direction, error: (e as Error).message });
         }
       }
+      if (marks) await this.save().catch((e: Error) => this.o.log('warn', 'policy state not saved', { error: e.message }));
       this.o.log('info', 'policy state restored', { rules: saved.rules.length, attachments: this.dataplane().attachments().length });
     } catch (e) {
       this.o.log('error', 'policy state not applied', { error: (e as Error).message });
@@ -182,12 +185,28 @@ export class PolicyService {
       const set = checkPolicySet({ default_action: this.state.default_action, rules: this.state.rules });
       this.apply(set.compiled, set.defaultAction);
     }
-    const a = dp.attach(ifname, direction);
-    if (!this.state.attachments.some((x) => x.interface === ifname && x.direction === direction)) {
-      this.state = { ...this.state, attachments: [...this.state.attachments, { interface: ifname, direction }] };
-      await this.save();
-    }
+    const saved = this.state.attachments.find((x) => x.interface === ifname && x.direction === direction);
+    const a = dp.attach(ifname, direction, { qdiscCreatedIfindex: saved?.qdisc_created_ifindex });
+    if (this.markAttachment(a)) await this.save();
     return { interface: a.interface, direction: a.direction, ifindex: a.ifindex, prog_id: a.progId };
+  }
+
+  /**
+   * Puts an attachment in the saved state with its qdisc mark (the ifindex
+   * when the clsact qdisc is ours); true when the state changed.
+   */
+  private markAttachment(a: Attachment): boolean {
+    const entry: PersistedPolicy['attachments'][number] = {
+      interface: a.interface,
+      direction: a.direction,
+      ...(a.ownQdisc ? { qdisc_created_ifindex: a.ifindex } : {}),
+    };
+    const list = this.state.attachments;
+    const i = list.findIndex((x) => x.interface === a.interface && x.direction === a.direction);
+    if (i >= 0 && list[i]!.qdisc_created_ifindex === entry.qdisc_created_ifindex) return false;
+    const next = i >= 0 ? list.map((x, j) => (j === i ? entry : x)) : [...list, entry];
+    this.state = { ...this.state, attachments: next };
+    return true;
   }
 
   async detach(ifname: string, direction: Direction): Promise<{ interface: string; direction: Direction; detached: boolean }> {

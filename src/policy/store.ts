@@ -11,7 +11,19 @@ export const persistedSchema = z.strictObject({
   version: z.literal(1),
   default_action: z.enum(['allow', 'deny', 'log']),
   rules: z.array(z.unknown()),
-  attachments: z.array(z.strictObject({ interface: z.string().min(1), direction: z.enum(['ingress', 'egress']) })),
+  attachments: z.array(
+    z.strictObject({
+      interface: z.string().min(1),
+      direction: z.enum(['ingress', 'egress']),
+      /**
+       * Set when Otus created the interface's clsact qdisc: its ifindex then.
+       * A run that died without detaching leaves the qdisc behind; the next
+       * run finds it there and, by this mark on the same interface, knows it
+       * is its own to remove once it detaches.
+       */
+      qdisc_created_ifindex: z.number().int().positive().optional(),
+    }),
+  ),
 });
 export type PersistedPolicy = z.output<typeof persistedSchema>;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { defaultObjectPath } from '../../src/policy/dataplane.ts';
-import { setupDaemon } from '../daemon/daemon-process.ts';
+import { setupDaemon, startDaemon } from '../daemon/daemon-process.ts';
 import { FakeRunners } from '../daemon/fake-runner.ts';
 import { call } from '../daemon/rpc-client.ts';
 
@@ -110,6 +110,51 @@ describe('policy methods on the control socket', () => {
         await second.d.stop('test');
       }
       assert.doesNotMatch(tcFilters(), /bpf/);
+    } finally {
+      execFileSync('ip', ['link', 'del', ifname]);
+    }
+  });
+
+  it('a daemon killed while attached leaves its qdisc; the next run knows it for its own and removes it on detach', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, async () => {
+    const ifname = `otk${process.pid.toString(36)}`.slice(0, 13);
+    const tc = (...a: string[]) => execFileSync('tc', [...a], { encoding: 'utf8' });
+    execFileSync('ip', ['link', 'add', ifname, 'type', 'veth', 'peer', 'name', `${ifname}p`]);
+    try {
+      const s = await setupDaemon(join(root, 'killed'), { policy: { object: defaultObjectPath(), sessions_max: 1024 } });
+      const first = await startDaemon(s);
+      try {
+        const att = await call(s.socket, 'policy_attach', { interface: ifname, direction: 'ingress' });
+        assert.equal(att.error, undefined, JSON.stringify(att.error));
+        assert.match(tc('qdisc', 'show', 'dev', ifname), /clsact/, 'the daemon created the clsact qdisc');
+      } finally {
+        first.proc.kill('SIGKILL'); // no chance to detach
+        await first.exited;
+      }
+      assert.match(tc('filter', 'show', 'dev', ifname, 'ingress'), /bpf/, 'TC filters outlive the process');
+
+      const second = await started('killed', { object: defaultObjectPath(), sessions_max: 1024 });
+      try {
+        const st = (await call(second.s.socket, 'policy_stats')).result as { attachments: { interface: string }[] };
+        assert.deepEqual(st.attachments.map((a) => a.interface), [ifname], 'the attachment is restored over the leftover');
+        const det = await call(second.s.socket, 'policy_detach', { interface: ifname, direction: 'ingress' });
+        assert.equal(det.error, undefined, JSON.stringify(det.error));
+      } finally {
+        await second.d.stop('test');
+      }
+      assert.equal(tc('filter', 'show', 'dev', ifname, 'ingress').trim(), '');
+      assert.doesNotMatch(tc('qdisc', 'show', 'dev', ifname), /clsact/, 'the qdisc the killed run created is removed');
+
+      // A qdisc someone else made stays, filters and all.
+      tc('qdisc', 'add', 'dev', ifname, 'clsact');
+      const third = await started('killed', { object: defaultObjectPath(), sessions_max: 1024 });
+      try {
+        const att = await call(third.s.socket, 'policy_attach', { interface: ifname, direction: 'ingress' });
+        assert.equal(att.error, undefined, JSON.stringify(att.error));
+        await call(third.s.socket, 'policy_detach', { interface: ifname, direction: 'ingress' });
+      } finally {
+        await third.d.stop('test');
+      }
+      assert.match(tc('qdisc', 'show', 'dev', ifname), /clsact/, "another's qdisc is left in place");
     } finally {
       execFileSync('ip', ['link', 'del', ifname]);
     }
