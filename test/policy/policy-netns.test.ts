@@ -178,7 +178,9 @@ describe('policy dataplane between namespaces', { skip }, () => {
     assert.equal(svc.list().rules.length, 10_000);
     const saved = JSON.parse(readFileSync(path.join(dataDir, 'policy', 'policy.json'), 'utf8')) as { rules: unknown[]; attachments: unknown[] };
     assert.equal(saved.rules.length, 10_000);
-    assert.deepEqual(saved.attachments, [{ interface: pair.ifB, direction: 'ingress' }]);
+    // The qdisc on B was created by the service: marked with B's ifindex.
+    const ifindex = Number(execFileSync('ip', ['netns', 'exec', pair.nsB, 'cat', `/sys/class/net/${pair.ifB}/ifindex`], { encoding: 'utf8' }).trim());
+    assert.deepEqual(saved.attachments, [{ interface: pair.ifB, direction: 'ingress', qdisc_created_ifindex: ifindex }]);
   });
 
   test('the session table evicts at capacity', async () => {
