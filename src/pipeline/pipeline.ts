@@ -152,10 +152,12 @@ export class Pipeline {
     this.emit(toRecord(out, this.forms));
   }
 
-  /** Lets packet time advance fragment expiry when the capture is idle. */
+  /** Packet time moved on with no packet (a quiet live link): fragments, streams and parsers' timers. */
   expire(nowSec: number): void {
     this.decoder.expire(nowSec);
     this.reasm?.expire(nowSec);
+    const parsers = this.parsers;
+    for (let i = 0; i < parsers.length; i++) parsers[i]!.expire?.(nowSec);
   }
 
   /** End of input: flushes the reassembled streams (their last messages are reported). */

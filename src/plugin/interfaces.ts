@@ -72,6 +72,11 @@ export interface Parser {
   handle(pkt: DecodedPacket): ParseResult | null;
   /** Per-reason counters (malformed input etc.). */
   stats(): Record<string, number>;
+  /**
+   * Packet time has moved on to `nowSec` without a packet (a live link gone
+   * quiet, src/pipeline/idle-expiry.ts): run what waits on time.
+   */
+  expire?(nowSec: number): void;
   stop?(): void;
   /**
    * True for signalling parsers that register flows other packets are looked

@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdleExpiry } from '../../src/pipeline/idle-expiry.ts';
+import { Pipeline } from '../../src/pipeline/pipeline.ts';
+import { defaultDecoderConfig } from '../../src/decoder/api.ts';
+import type { Parser } from '../../src/plugin/interfaces.ts';
 import { netnsSkipReason, nsExec, withVethPair } from '../helpers/netns.ts';
 import { runLive } from '../capture/live-run.ts';
 import { eth, ipv4, tcp, V4A, V4B } from '../decoder/frames.ts';
@@ -32,6 +35,15 @@ test('the pipeline clock moves on by the wall time of a quiet second, never whil
   assert.equal(idle.tick(2, 14_200), false, 'packets again: the clock is theirs');
   assert.equal(idle.tick(2, 14_900), false);
   assert.equal(calls.length, 2);
+});
+
+test("the pipeline passes the idle clock on to its parsers' timers", () => {
+  const seen: number[] = [];
+  const parser: Parser = { init() {}, canHandle: () => false, handle: () => null, stats: () => ({}), expire: (t) => seen.push(t) };
+  const plain: Parser = { init() {}, canHandle: () => false, handle: () => null, stats: () => ({}) }; // no timers: skipped
+  const p = new Pipeline({ decoder: defaultDecoderConfig(), parsers: [plain, parser], processors: [], unmatchedPolicy: 'drop', forms: { json: false, binary: false }, emit: () => {} });
+  p.expire(1234.5);
+  assert.deepEqual(seen, [1234.5]);
 });
 
 // ------------------------------------------------------------- live, end to end

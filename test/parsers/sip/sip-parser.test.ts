@@ -325,7 +325,8 @@ test('BYE: labelled like any request, then the call is released after the grace 
   // The 200 OK to the BYE changes nothing.
   handle(p, response(200, 'OK', 'BYE', { cseq: 314160 }), T0 + 60);
   assert.equal(reg.log.filter((l) => l.startsWith('unregisterCall')).length, 0);
-  // A later SIP packet after the grace period runs the release.
+  // A later SIP packet after the grace period runs the release (or, on a
+  // quiet link, the pipeline's idle clock: the next test).
   handle(p, request('OPTIONS', { callId: 'ping' }), T0 + 66);
   assert.deepEqual(
     reg.log.filter((l) => l.startsWith('unregisterCall')),
@@ -334,6 +335,19 @@ test('BYE: labelled like any request, then the call is released after the grace 
   assert.equal(reg.entries.size, 0);
   assert.equal(p.stats().pending_releases, 0);
   assert.equal(p.stats().endpoints_released, 4);
+});
+
+test('on a quiet link the idle clock runs the release once the grace has passed (expire)', () => {
+  const { p, reg } = setup({ bye_grace: 5 });
+  handle(p, request('INVITE', {}, sdpBody(OFFER)), T0);
+  handle(p, response(200, 'OK', 'INVITE', {}, sdpBody(ANSWER)), T0);
+  handle(p, request('BYE', { cseq: 314160 }), T0 + 60);
+  p.expire(T0 + 64);
+  assert.equal(reg.entries.size, 4, 'within the grace: kept');
+  p.expire(T0 + 65.5);
+  assert.deepEqual(reg.log.filter((l) => l.startsWith('unregisterCall')), [`unregisterCall ${CALL}`]);
+  assert.equal(reg.entries.size, 0);
+  assert.equal(p.stats().pending_releases, 0);
 });
 
 test('BYE with bye_grace 0 releases at once; BYE seen by another worker still releases', () => {

@@ -376,6 +376,12 @@ export class SipParser implements Parser, FlowRegistryAware, StreamParser {
     for (let i = 0; i < SIP_MALFORMED_REASONS.length; i++) if ((errors & (1 << i)) !== 0) this.malformed[i]!++;
   }
 
+  /** A quiet link: the releases whose grace has passed run now, not at the next SIP message. */
+  expire(nowSec: number): void {
+    const reg = this.registerMedia ? this.registry : null;
+    if (reg !== null && this.tracker.pendingReleases > 0) this.tick(reg, nowSec);
+  }
+
   /** Queued releases run at once (the registry outlives the parser only briefly). */
   stop(): void {
     // Queued releases are not run here: the registry belongs to the task and
