@@ -1,5 +1,6 @@
 // Packet time for a live capture that has gone quiet. Fragment timeouts, TCP
-// stream timeouts and gap timeouts run on packet time (ADR-005), which only
+// stream and gap timeouts (ADR-005) and parsers' timers (the SIP parser's
+// release of a call's media after BYE) run on packet time, which only
 // advances when packets arrive; on a live link that falls silent, a stream
 // waiting on a lost segment would otherwise hold its last message until the
 // next packet, or until the task stops. So while no packet has come for a
