@@ -9,10 +9,9 @@
 // one buffer, as in a capture ring. Packet time advances 20 ms per message:
 // with the default 300 s media TTL, some 7,500 calls (30,000 endpoints) stay
 // live in the registry, which expires the older ones. The registry's capacity
-// here is 262,144 endpoints by default; at the task default of 65,536 (live
-// entries near half of it) the rate is the same since the registry's
-// tombstone sweeps are amortised (before, it swept its whole table on almost
-// every insert there: 16K messages/s).
+// is the task default, 65,536 endpoints (live entries near half of it); until
+// the registry's tombstone sweeps were amortised it swept its whole table on
+// almost every insert there (16K messages/s), so this bench used 262,144.
 //
 // By default the payload is built but not serialised (as in the rtp
 // benchmark; serialisation belongs to the pipeline). With `serialize`, each
@@ -111,7 +110,7 @@ function writeDigits(b: Uint8Array, at: number, width: number, v: number): void 
 export interface SipBenchOptions {
   /** Also build the JSON text and the binary copy of every result. */
   serialize?: boolean;
-  /** Registry capacity (default 262144 endpoints, about 9 times what stays live). */
+  /** Registry capacity (default 65,536 endpoints, the task default: about twice what stays live). */
   capacity?: number;
   /** Every INVITE a new call (default true); false replays the same 256 calls (registrations refresh). */
   newCalls?: boolean;
@@ -123,7 +122,7 @@ export async function benchSipSlowPath(
   seconds: number,
   opts: SipBenchOptions = {},
 ): Promise<{ pps: number; bytesPerMessage: number; registry: Record<string, number> }> {
-  const reg = SharedFlowRegistry.create(opts.capacity ?? 262144);
+  const reg = SharedFlowRegistry.create(opts.capacity ?? 65536);
   const fresh = opts.newCalls ?? true;
   const parser = new SipParser();
   parser.init({ register_media: opts.registerMedia ?? true }, { taskId: 'bench', workerIndex: 0, agent: 'bench', log: () => {} });
