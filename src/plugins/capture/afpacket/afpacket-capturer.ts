@@ -16,7 +16,7 @@ import { OtusError } from '../../../core/errors.ts';
 import * as libc from '../../../native/libc.ts';
 import type { Capturer, CaptureSink, CaptureStats, PluginConfig, PluginContext } from '../../../plugin/interfaces.ts';
 import { registerPlugin } from '../../../plugin/registry.ts';
-import { configErrorFrom } from '../../../config/zod-errors.ts';
+import { parsePluginConfig } from '../../plugin-config.ts';
 import { afpacketConfigSchema, type AfPacketConfig } from './config.ts';
 import { RingReader } from './ring.ts';
 import { PacketSocket } from './socket.ts';
@@ -29,11 +29,7 @@ const WAKE_ERROR = 1;
 const WAKE_STOP = 2;
 
 /** The capturer's config (the task's capture.config with interface and bpf_filter merged in); errors name capture.config.*. */
-function parseAfpacketConfig(config: PluginConfig): AfPacketConfig {
-  const r = afpacketConfigSchema.safeParse(config ?? {});
-  if (!r.success) throw configErrorFrom('capturer afpacket', 'capture.config', r.error);
-  return r.data;
-}
+const parseAfpacketConfig = (config: PluginConfig): AfPacketConfig => parsePluginConfig(afpacketConfigSchema, config, 'capturer afpacket', 'capture.config');
 
 export interface AfPacketOptions {
   /**
@@ -70,15 +66,15 @@ export class AfPacketCapturer implements Capturer {
     w?.(status < 0 ? WAKE_ERROR : WAKE_READY);
   };
 
+  checkConfig(config: PluginConfig): void {
+    parseAfpacketConfig(config);
+  }
+
   /**
    * Opens the socket and maps the ring here rather than in run(): a wrong
    * interface, filter or privilege fails the task at start, and a fan-out
    * member receives its share of flows from this moment on.
    */
-  checkConfig(config: PluginConfig): void {
-    parseAfpacketConfig(config);
-  }
-
   init(config: PluginConfig, ctx: PluginContext): void {
     if (this.sock || this.closed) throw new OtusError('afpacket: init() may be called once per capturer');
     const cfg = parseAfpacketConfig(config);

@@ -24,11 +24,11 @@ export class PcapCapturer implements Capturer {
   /** `opts` are for tests and benchmarks (buffer size); tasks configure only the file. */
   constructor(private readonly opts: ReaderOptions = {}) {}
 
-  /** Validates the config and that the file exists, so that a wrong path fails the task at start. */
   checkConfig(config: PluginConfig): void {
     parsePcapConfig(config);
   }
 
+  /** Validates the config and that the file exists, so that a wrong path fails the task at start. */
   async init(config: PluginConfig, _ctx: PluginContext): Promise<void> {
     const cfg = parsePcapConfig(config);
     await checkCaptureFile(cfg.file);

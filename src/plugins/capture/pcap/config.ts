@@ -2,7 +2,7 @@
 // `capture.bpf_filter`, if given) arrive merged into this map
 // (src/task/capture-config.ts), so errors name `capture.config.*`.
 import { z } from 'zod';
-import { configErrorFrom } from '../../../config/zod-errors.ts';
+import { parsePluginConfig } from '../../plugin-config.ts';
 
 export const pcapConfigSchema = z.strictObject({
   /** The capture file: pcap or pcapng, optionally gzip- or zstd-compressed. */
@@ -24,7 +24,5 @@ export const pcapConfigSchema = z.strictObject({
 export type PcapConfig = z.output<typeof pcapConfigSchema>;
 
 export function parsePcapConfig(config: unknown): PcapConfig {
-  const r = pcapConfigSchema.safeParse(config ?? {});
-  if (!r.success) throw configErrorFrom('capturer pcap', 'capture.config', r.error);
-  return r.data;
+  return parsePluginConfig(pcapConfigSchema, config, 'capturer pcap', 'capture.config');
 }
