@@ -6,7 +6,7 @@ import '../plugins/index.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
 import { ControlBlock } from './control-block.ts';
 import { Dispatcher } from './dispatcher.ts';
-import type { CaptureMessage, CaptureThreadData, ThreadLog } from './messages.ts';
+import { threadLogger, type CaptureMessage, type CaptureThreadData } from './messages.ts';
 import { captureConfigOf } from '../task/capture-config.ts';
 import { buildPlugins } from '../task/build-plugins.ts';
 
@@ -14,7 +14,7 @@ const data = workerData as CaptureThreadData;
 const port = parentPort!;
 const post = (m: CaptureMessage) => port.postMessage(m);
 // The capturer's warnings (a BPF filter the kernel could not take, say) reach the task's log.
-const log = (level: ThreadLog['level'], msg: string, fields?: Record<string, unknown>) => post({ type: 'log', level, msg, ...(fields ? { fields } : {}) });
+const log = threadLogger(post);
 
 async function main(): Promise<void> {
   const control = new ControlBlock(data.control);

@@ -43,6 +43,11 @@ export interface ThreadLog {
   fields?: Record<string, unknown>;
 }
 
+/** A PluginContext log for a task thread: each line goes to the main thread as a ThreadLog. */
+export function threadLogger(post: (m: ThreadLog) => void): (level: ThreadLog['level'], msg: string, fields?: Record<string, unknown>) => void {
+  return (level, msg, fields) => post({ type: 'log', level, msg, ...(fields ? { fields } : {}) });
+}
+
 export type WorkerMessage =
   | ThreadLog
   | { type: 'ready'; index: number }

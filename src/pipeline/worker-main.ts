@@ -11,7 +11,7 @@ import '../plugins/index.ts';
 import { buildPlugins } from '../task/build-plugins.ts';
 import { ControlBlock } from './control-block.ts';
 import { FrameRingReader } from './frame-ring.ts';
-import type { PipelineSnapshot, PipelineWorkerData, ThreadLog, WorkerMessage } from './messages.ts';
+import { threadLogger, type PipelineSnapshot, type PipelineWorkerData, type WorkerMessage } from './messages.ts';
 import { PIPELINE_COUNTERS, Pipeline } from './pipeline.ts';
 import type { Parser } from '../plugin/interfaces.ts';
 import { isFlowRegistryAware } from '../flow/api.ts';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     taskId: data.task.id,
     workerIndex: data.index,
     agent: data.agent,
-    log: (level: ThreadLog['level'], msg: string, fields?: Record<string, unknown>) => post({ type: 'log', level, msg, ...(fields ? { fields } : {}) }),
+    log: threadLogger(post),
   };
   const parsers = await buildPlugins('parser', data.task.parsers, ctx);
   const processors = await buildPlugins('processor', data.task.processors, ctx);

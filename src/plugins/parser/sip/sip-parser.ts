@@ -254,7 +254,7 @@ export class SipParser implements Parser, FlowRegistryAware, StreamParser {
   handleMessage(d: Uint8Array, o: number, len: number, now: number): ParseResult | null {
     const c = this.counters;
     const reg = this.registerMedia ? this.registry : null;
-    if (reg !== null && this.tracker.pendingReleases > 0) this.tick(reg, now);
+    this.expire(now); // releases whose grace has passed
     if (isKeepalive(d, o, len)) {
       c[CI.keepalives]!++;
       return null;
