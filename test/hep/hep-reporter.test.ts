@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/kafka-broker.ts';
 import type { OutputRecord } from '../../src/core/record.ts';
+import { HepReporter } from '../../src/plugins/reporter/hep/hep-reporter.ts';
+import { packet } from '../processors/output-packets.ts';
 
 const run = promisify(execFile);
 const OTUS = join(ROOT, 'bin/otus');
@@ -228,7 +230,6 @@ test('a collector that is not there costs counted drops, not the run', async () 
 });
 
 test('a record too long for HEP3 (16-bit lengths) is dropped and counted; the rest of its batch goes', async () => {
-  const { HepReporter } = await import('../../src/plugins/reporter/hep/hep-reporter.ts');
   const sink = dgram.createSocket('udp4');
   await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
   const got: Buffer[] = [];
@@ -240,16 +241,8 @@ test('a record too long for HEP3 (16-bit lengths) is dropped and counted; the re
     { taskId: 't', workerIndex: -1, agent: 'node-a', log: (_l, msg) => warnings.push(msg) },
   );
   await rep.start();
-  const record = (protocol: string, payload: Uint8Array): OutputRecord => ({
-    tsSec: 1_700_000_000,
-    tsNsec: 5000,
-    frameNo: 1,
-    protocol,
-    flow: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 5060, dstPort: 5060, proto: 6 },
-    net: { ipVersion: 4, vlans: [], tunnel: null, fragmented: false, ttl: 64 },
-    labels: { 'sip.call-id': 'big@test' },
-    payloadBinary: payload,
-  });
+  // A hand-made record (test/processors/output-packets.ts) with the binary payload HEP sends.
+  const record = (protocol: string, payload: Uint8Array): OutputRecord => ({ ...packet(protocol, { 'sip.call-id': 'big@test' }), payloadBinary: payload });
   const small = new TextEncoder().encode('OPTIONS sip:b@x SIP/2.0\r\nContent-Length: 0\r\n\r\n');
   const huge = new Uint8Array(70_000).fill(0x61); // a SIP message reassembled from TCP can be this long
   try {

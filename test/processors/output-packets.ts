@@ -1,4 +1,4 @@
-// Hand-made OutputPackets for the processor tests. The payload throws when
+// Hand-made OutputPackets for the processor tests (and records for the HEP reporter test). The payload throws when
 // looked into: processors must decide on labels and the envelope alone (ADR-011).
 import type { Labels, OutputPacket, Payload } from '../../src/core/output.ts';
 import type { PluginContext } from '../../src/plugin/interfaces.ts';
