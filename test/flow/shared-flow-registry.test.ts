@@ -93,15 +93,24 @@ test('hits return one frozen object per entry, decoded once; the last lookup is 
   assert.equal(r.lookup(p)?.callId, 'again');
 });
 
-test('refresh extends the expiry and keeps the context object; a changed context is a new object', () => {
+test('refresh extends the expiry, also in the cache of an instance that read the entry before; a changed context is a new object', () => {
   const r = SharedFlowRegistry.create(16);
+  const other = SharedFlowRegistry.attach(r.shared);
   const p = packet({ src: A, dst: B, srcPort: 30000, dstPort: 20000, tsSec: 1000 });
   r.register(UDP, 4, B, 20000, rtp('c', 'PCMU'), 10, 1000);
   const c1 = r.lookup(p);
+  assert.deepEqual(other.lookup(p), rtp('c', 'PCMU'));
+  // A refresh bumps the generation (readers cache the expiry), so each instance decodes the entry once more.
   r.register(UDP, 4, B, 20000, rtp('c', 'PCMU'), 10, 1008);
-  assert.equal(r.lookup(p), c1, 'same content: cached object reused');
   p.tsSec = 1015;
-  assert.equal(r.lookup(p), c1, 'alive past the first expiry');
+  assert.deepEqual(r.lookup(p), c1, 'alive past the first expiry');
+  assert.deepEqual(other.lookup(p), c1, 'alive past the first expiry for the other instance too');
+  assert.equal(other.stats().context_decodes, 2);
+  p.tsSec = 1018;
+  assert.equal(other.lookup(p), null, 'expired at the refreshed expiry');
+  p.tsSec = 1015;
+  const c1b = r.lookup(p);
+  assert.equal(r.lookup(p), c1b, 'an unchanged entry: cached object reused');
   r.register(UDP, 4, B, 20000, rtp('c', 'PCMA'), 10, 1015);
   const c2 = r.lookup(p);
   assert.notEqual(c2, c1);

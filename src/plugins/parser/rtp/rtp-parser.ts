@@ -93,13 +93,18 @@ export class RtpPayload implements Payload {
     };
   }
 
-  /** JSON.stringify(this.toJSON()), written directly: every field is a number or a boolean. */
+  /**
+   * JSON.stringify(this.toJSON()), written directly: every field is a number
+   * or a boolean. The fields up to payload_type depend on the first two
+   * header bytes only, whose few combinations a stream repeats: their text
+   * is made once (JSON_HEAD), so a packet appends five numbers to it.
+   */
   toJsonText(): string {
+    const key = (this.padding ? 1 : 0) | (this.extension ? 2 : 0) | (this.csrcCount << 2) | (this.marker ? 64 : 0) | (this.payloadType << 7);
+    const head = JSON_HEAD[key] ?? jsonHead(key, this);
     return (
-      `{"version":2,"padding":${this.padding},"extension":${this.extension},"csrc_count":${this.csrcCount},` +
-      `"marker":${this.marker},"payload_type":${this.payloadType},"sequence":${this.sequence},` +
-      `"timestamp":${this.timestamp},"ssrc":${this.ssrc},"csrcs":[${this.csrcs.length === 0 ? '' : this.csrcs.join(',')}],` +
-      `"payload_length":${this.payloadLength}}`
+      `${head}"sequence":${this.sequence},"timestamp":${this.timestamp},"ssrc":${this.ssrc},` +
+      `"csrcs":[${this.csrcs.length === 0 ? '' : this.csrcs.join(',')}],"payload_length":${this.payloadLength}}`
     );
   }
 
@@ -107,6 +112,17 @@ export class RtpPayload implements Payload {
   toBinary(): Uint8Array {
     return this.data.slice(this.offset, this.offset + this.length);
   }
+}
+
+/** JSON text of an RTP payload's first fields, by padding | extension << 1 | csrc count << 2 | marker << 6 | payload type << 7. */
+const JSON_HEAD: (string | undefined)[] = new Array<string | undefined>(1 << 14).fill(undefined);
+
+function jsonHead(key: number, p: RtpPayload): string {
+  const s =
+    `{"version":2,"padding":${p.padding},"extension":${p.extension},"csrc_count":${p.csrcCount},` +
+    `"marker":${p.marker},"payload_type":${p.payloadType},`;
+  JSON_HEAD[key] = s;
+  return s;
 }
 
 /**
