@@ -6,7 +6,7 @@ import '../plugins/index.ts';
 import { lookupPlugin } from '../plugin/registry.ts';
 import { ControlBlock } from './control-block.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { threadLogger, type CaptureMessage, type CaptureThreadData } from './messages.ts';
+import { threadLogger, type CaptureCommand, type CaptureMessage, type CaptureThreadData } from './messages.ts';
 import { captureConfigOf } from '../task/capture-config.ts';
 import { buildPlugins } from '../task/build-plugins.ts';
 
@@ -15,6 +15,16 @@ const port = parentPort!;
 const post = (m: CaptureMessage) => port.postMessage(m);
 // The capturer's warnings (a BPF filter the kernel could not take, say) reach the task's log.
 const log = threadLogger(post);
+
+/** Resolves on the main thread's 'start' (see CaptureCommand); the listener goes then, so that it keeps no thread alive. */
+const started = new Promise<void>((resolve) => {
+  const onMessage = (m: CaptureCommand) => {
+    if (m.type !== 'start') return;
+    port.off('message', onMessage);
+    resolve();
+  };
+  port.on('message', onMessage);
+});
 
 async function main(): Promise<void> {
   const control = new ControlBlock(data.control);
@@ -27,6 +37,7 @@ async function main(): Promise<void> {
   const signalling =
     data.rings.length > 1 ? (await buildPlugins('parser', data.task.parsers, quiet)).filter((p) => p.registersFlows === true) : [];
   const dispatcher = new Dispatcher(data.rings, data.decoder, data.lossless, signalling, control);
+  await started;
   const timer = setInterval(() => {
     if (control.stopping) void capturer.stop();
     dispatcher.notifyAll();

@@ -53,7 +53,7 @@ export type WorkerMessage =
   | { type: 'ready'; index: number }
   | { type: 'records'; index: number; records: OutputRecord[] }
   /** A batch already written as lines (PayloadForms.linesOnly). */
-  | { type: 'lines'; index: number; text: string; count: number }
+  | { type: 'lines'; index: number; bytes: Uint8Array; count: number }
   | { type: 'stats'; snapshot: PipelineSnapshot }
   /** `captureError`: binding mode, the worker's capturer failed (e.g. the interface went down). */
   | { type: 'done'; snapshot: PipelineSnapshot; captureError?: { message: string; code?: string } }
@@ -70,6 +70,13 @@ export interface CaptureThreadData {
   control: SharedArrayBuffer;
   lossless: boolean;
 }
+
+/**
+ * Main thread to the capture thread: every pipeline worker is ready, open the
+ * source and run. The thread is started with the workers, so that loading its
+ * modules overlaps theirs, and waits for this before it touches the source.
+ */
+export type CaptureCommand = { type: 'start' };
 
 export type CaptureMessage =
   | ThreadLog

@@ -18,7 +18,7 @@ import { buildPlugins, resolveFactories } from '../task/build-plugins.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
 import { ControlBlock, createControlBlock } from './control-block.ts';
 import { createFrameRing, FrameRingWriter, type FrameRingShared } from './frame-ring.ts';
-import type { CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerCommand, WorkerMessage } from './messages.ts';
+import type { CaptureCommand, CaptureMessage, CaptureThreadData, PipelineSnapshot, PipelineWorkerData, WorkerCommand, WorkerMessage } from './messages.ts';
 import { bindingCaptureConfig, dispatchModeOf, type DispatchMode } from './binding.ts';
 import { Sender, type SendItem, type SenderStats } from './sender.ts';
 import { mergeSnapshots, type PipelineTotals } from './totals.ts';
@@ -178,6 +178,15 @@ export class TaskRunner {
       ready.push(this.workerReady(w, i));
       this.workersDone.push(this.watchWorker(w, i));
     }
+    // Dispatch mode: the capture thread starts now too, so that it loads its
+    // modules while the workers load theirs; it opens the source only on
+    // 'start', once every worker is ready (a worker that fails to start
+    // leaves the source unopened, and a live capture drops nothing meanwhile).
+    let capture: { thread: Worker; ready: Promise<void> } | null = null;
+    if (!binding) {
+      const cd: CaptureThreadData = { task: t, agent: this.o.agent, decoder, rings, control: this.controlSab, lossless: this.lossless };
+      capture = this.startCaptureThread(cd, rings);
+    }
     try {
       await Promise.all(ready);
     } catch (e) {
@@ -186,14 +195,29 @@ export class TaskRunner {
       throw e;
     }
 
-    if (binding) {
-      // Every socket is open and in the fan-out group: let them all run.
+    if (capture === null) {
+      // Binding mode: every socket is open and in the fan-out group: let them all run.
       for (const w of this.pipelineThreads) w.postMessage({ type: 'run' } satisfies WorkerCommand);
       return;
     }
-    const cd: CaptureThreadData = { task: t, agent: this.o.agent, decoder, rings, control: this.controlSab, lossless: this.lossless };
+    capture.thread.postMessage({ type: 'start' } satisfies CaptureCommand);
+    // A source that cannot be opened (missing file, unknown interface, bad
+    // filter, no privilege) fails the start itself, not the task a moment later.
+    try {
+      await capture.ready;
+    } catch (e) {
+      await this.abortStart();
+      throw e;
+    }
+  }
+
+  /** Starts the capture thread (dispatch mode); `ready` settles as captureReady() says. */
+  private startCaptureThread(cd: CaptureThreadData, rings: FrameRingShared[]): { thread: Worker; ready: Promise<void> } {
     const cw = new Worker(new URL(`./capture-main${ext}`, import.meta.url), { workerData: cd, name: 'otus-capture' });
     this.captureThread = cw;
+    // Listening from the start: the thread may fail while the workers are still starting.
+    const ready = this.captureReady(cw);
+    ready.catch(() => {}); // awaited once the workers are ready; a failed worker start makes it moot
     cw.on('message', (m: CaptureMessage) => {
       if (m.type === 'log') {
         this.o.log(m.level, m.msg, { ...m.fields, thread: 'capture' });
@@ -218,14 +242,7 @@ export class TaskRunner {
       closeRings();
       this.resolveCaptureDone();
     });
-    // A source that cannot be opened (missing file, unknown interface, bad
-    // filter, no privilege) fails the start itself, not the task a moment later.
-    try {
-      await this.captureReady(cw);
-    } catch (e) {
-      await this.abortStart();
-      throw e;
-    }
+    return { thread: cw, ready };
   }
 
   /** Resolves when the capture thread has opened its source; rejects with the capturer's error. */
@@ -284,7 +301,9 @@ export class TaskRunner {
   private async abortStart(): Promise<void> {
     this.control.abort();
     if (this.mode === 'binding') await this.closeBoundCapturers();
-    await Promise.all(this.pipelineThreads.map((w) => w.terminate()));
+    // A capture thread still waiting for 'start' would wait for ever.
+    const threads = this.captureThread ? [...this.pipelineThreads, this.captureThread] : this.pipelineThreads;
+    await Promise.all(threads.map((w) => w.terminate()));
     this.pipelineThreads = [];
     for (const r of this.reporters) {
       try {
@@ -330,7 +349,7 @@ export class TaskRunner {
             this.onRecords(index, m.records);
             break;
           case 'lines':
-            this.onRecords(index, { text: m.text, count: m.count });
+            this.onRecords(index, { bytes: m.bytes, count: m.count });
             break;
           case 'stats':
             this.snapshots.set(index, m.snapshot);
