@@ -27,7 +27,8 @@ export interface OutputRecord {
 
 /** Records already written as the lines their reporters write, one per record, each ending in "\n". */
 export interface LineBatch {
-  readonly text: string;
+  /** The lines, UTF-8. */
+  readonly bytes: Uint8Array;
   readonly count: number;
 }
 

@@ -122,7 +122,7 @@ export class Sender {
         const batch = this.take(lane);
         try {
           if (Array.isArray(batch)) await lane.reporter.report(batch);
-          else if (lane.reporter.reportLines) await lane.reporter.reportLines(batch.text, batch.count);
+          else if (lane.reporter.reportLines) await lane.reporter.reportLines(batch.bytes, batch.count);
           else throw new Error('reporter does not take lines (a task with it must not run lines-only)');
           lane.sent += sizeOf(batch);
         } catch (e) {

@@ -18,6 +18,7 @@ import { isFlowRegistryAware } from '../flow/api.ts';
 import { SharedFlowRegistry } from '../flow/shared-flow-registry.ts';
 import { openBoundCapturer, runBoundCapture } from './bound-capture.ts';
 import { IdleExpiry } from './idle-expiry.ts';
+import { LineBatchWriter } from './line-batch.ts';
 
 const MAX_PENDING_BATCHES = 8;
 const FLUSH_MS = 20;
@@ -62,36 +63,42 @@ async function main(): Promise<void> {
   for (const p of parsers) if (isFlowRegistryAware(p)) p.setFlowRegistry(registry);
   const control = new ControlBlock(data.control);
 
+  // Every reporter writes these lines and reads nothing else (linesOnly): each
+  // record's line goes into a byte batch at once, and the batch crosses to
+  // the main thread as one transferred buffer instead of a graph of objects.
+  const linesOnly = data.forms.linesOnly ?? null;
   let batch: OutputRecord[] = [];
+  const lineBatch = new LineBatchWriter();
   const pipeline = new Pipeline({
     decoder: data.decoder,
     parsers,
     processors,
     unmatchedPolicy: data.task.unmatched_policy,
     forms: data.forms,
-    emit: (rec) => batch.push(rec),
+    emit:
+      linesOnly === 'json'
+        ? (rec) => lineBatch.add(rec.jsonLine!)
+        : linesOnly === 'text'
+          ? (rec) => lineBatch.add(rec.textLine!)
+          : (rec) => batch.push(rec),
   });
+  const batched = () => (linesOnly ? lineBatch.count : batch.length);
 
   const flush = () => {
-    if (batch.length === 0) return;
+    if (batched() === 0) return;
     if (data.lossless) {
       while (control.pending(data.index) >= MAX_PENDING_BATCHES && !control.stopping) {
         control.waitPendingBelow(data.index, MAX_PENDING_BATCHES, 50);
       }
     }
     control.addPending(data.index);
-    const lines = data.forms.linesOnly;
-    if (lines) {
-      // Every reporter writes these lines and reads nothing else: one string
-      // crosses to the main thread instead of a graph of record objects.
-      let text = '';
-      if (lines === 'json') for (const r of batch) text += r.jsonLine! + '\n';
-      else for (const r of batch) text += r.textLine! + '\n';
-      post({ type: 'lines', index: data.index, text, count: batch.length });
+    if (linesOnly) {
+      const { bytes, count } = lineBatch.take();
+      port.postMessage({ type: 'lines', index: data.index, bytes, count } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
     } else {
       post({ type: 'records', index: data.index, records: batch });
+      batch = [];
     }
-    batch = [];
   };
 
   if (data.capture) {
@@ -105,7 +112,7 @@ async function main(): Promise<void> {
       control,
       port,
       flush,
-      batched: () => batch.length,
+      batched,
       batchSize: data.batchSize,
       snapshot: () => snapshot(pipeline, parsers, null),
       post,
@@ -135,7 +142,8 @@ async function main(): Promise<void> {
     if (n > 0) control.notifyProgress(self);
     const now = Date.now();
     if (idle !== null) idle.tick(pipeline.counter('received'), now);
-    if (batch.length >= data.batchSize || (batch.length > 0 && (n === 0 || now - lastFlush >= FLUSH_MS))) {
+    const pending = batched();
+    if (pending >= data.batchSize || (pending > 0 && (n === 0 || now - lastFlush >= FLUSH_MS))) {
       flush();
       lastFlush = now;
     }

@@ -104,11 +104,12 @@ export interface Reporter {
   report(batch: readonly OutputRecord[]): Promise<void>;
   /**
    * Optional, for reporters that write lines (file, console): `count`
-   * records already formatted as this reporter's lines. The task uses it only
+   * records already formatted as this reporter's lines (UTF-8, each ending
+   * in "\n"). The task uses it only
    * when every one of its reporters writes the same line format
    * (PayloadForms.linesOnly).
    */
-  reportLines?(text: string, count: number): Promise<void>;
+  reportLines?(lines: Uint8Array, count: number): Promise<void>;
   /** Flushes what is buffered and releases resources. */
   stop(): Promise<void>;
   stats(): ReporterStats;

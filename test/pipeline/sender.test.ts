@@ -104,9 +104,9 @@ class GateLineReporter extends GateReporter {
     super();
     this.gateL = new Promise((r) => (this.openL = r));
   }
-  async reportLines(text: string, count: number) {
+  async reportLines(lines: Uint8Array, count: number) {
     await this.gateL;
-    const l = text.split('\n').slice(0, -1);
+    const l = Buffer.from(lines).toString('utf8').split('\n').slice(0, -1);
     assert.equal(l.length, count, 'count = lines in the text');
     this.lines.push(...l);
   }
@@ -117,7 +117,7 @@ test('batches of lines: delivered whole and in order; a stalled lane drops the o
   const fast = new GateLineReporter();
   fast.openL();
   const s = new Sender([{ name: 'slow', reporter: slow }, { name: 'fast', reporter: fast }], 100, 10, false, () => {});
-  const batch = (b: number) => ({ text: Array.from({ length: 25 }, (_, i) => `line ${b * 25 + i + 1}\n`).join(''), count: 25 });
+  const batch = (b: number) => ({ bytes: Buffer.from(Array.from({ length: 25 }, (_, i) => `line ${b * 25 + i + 1}\n`).join('')), count: 25 });
   for (let b = 0; b < 12; b++) {
     s.enqueue(batch(b));
     await new Promise((r) => setImmediate(r));
@@ -140,9 +140,9 @@ test('record batches and line batches mix in one lane, in order (policy events b
   r.open();
   r.openL();
   const s = new Sender([{ name: 'r', reporter: r }], 1000, 10, true, () => {});
-  await s.enqueue({ text: 'a\nb\n', count: 2 });
+  await s.enqueue({ bytes: Buffer.from('a\nb\n'), count: 2 });
   await s.enqueue([rec(7)]);
-  await s.enqueue({ text: 'c\n', count: 1 });
+  await s.enqueue({ bytes: Buffer.from('c\n'), count: 1 });
   assert.deepEqual(r.lines, ['a', 'b', 'c']);
   assert.deepEqual(r.got, [7]);
   assert.equal(s.stats()[0]!.sent, 4);

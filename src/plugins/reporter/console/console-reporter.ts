@@ -39,17 +39,17 @@ export class ConsoleReporter implements Reporter {
     }
     let text = '';
     for (const r of batch) text += (this.format === 'json' ? toJsonLine(r, this.task, this.agent) : toTextLine(r)) + '\n';
-    await this.reportLines(text, batch.length);
+    await this.reportLines(Buffer.from(text), batch.length);
   }
 
-  /** `count` records already written as lines of this reporter's format (by the pipeline workers). */
-  async reportLines(text: string, count: number): Promise<void> {
+  /** `count` records already written as lines of this reporter's format (by the pipeline workers), UTF-8. */
+  async reportLines(lines: Uint8Array, count: number): Promise<void> {
     if (this.closed) {
       this.errorDrops += count;
       return;
     }
     try {
-      await writeText(this.out, text);
+      await writeText(this.out, lines);
       this.reported += count;
     } catch {
       this.closed = true;

@@ -60,16 +60,17 @@ export class FileReporter implements Reporter {
   async report(batch: readonly OutputRecord[]): Promise<void> {
     let text = '';
     for (const r of batch) text += toJsonLine(r, this.task, this.agent) + '\n';
-    await this.reportLines(text, batch.length);
+    await this.reportLines(Buffer.from(text), batch.length);
   }
 
-  /** `count` records already written as JSON lines (by the pipeline workers). */
-  async reportLines(text: string, count: number): Promise<void> {
-    const bytes = Buffer.byteLength(text);
+  /** `count` records already written as JSON lines (by the pipeline workers), UTF-8. */
+  async reportLines(lines: Uint8Array, count: number): Promise<void> {
+    const bytes = lines.byteLength;
     try {
       const limit = this.cfg.max_size_mb * 1024 * 1024;
       if (limit > 0 && this.size > 0 && this.size + bytes > limit) await this.rotate();
-      await this.fh!.write(text);
+      // A write may take part of the bytes (a full disk, a signal): the rest goes next.
+      for (let off = 0; off < bytes; ) off += (await this.fh!.write(lines, off, bytes - off)).bytesWritten;
       this.size += bytes;
       this.reported += count;
     } catch {
