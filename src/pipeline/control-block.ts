@@ -1,12 +1,13 @@
 // A small shared Int32 block through which the task's main thread steers its
 // threads without messages: a stop flag, and per worker the number of record
 // batches posted but not yet taken by the sender (for lossless file runs), the
-// last frame it handled, and whether it has finished its ring.
+// last frame it handled, whether it has finished its ring, and how many
+// workers are blocked waiting for its progress.
 export const CTRL_STOP = 0;
 /** Set when a thread failed: nobody may wait for another thread any more. */
 const CTRL_ABORT = 1;
 const CTRL_PENDING_BASE = 2;
-const WORDS_PER_WORKER = 3; // pending batches, last frame handled, finished
+const WORDS_PER_WORKER = 4; // pending batches, last frame handled, finished, waiters
 
 export function createControlBlock(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer((CTRL_PENDING_BASE + WORDS_PER_WORKER * workers) * 4);
@@ -16,16 +17,32 @@ export class ControlBlock {
   readonly words: Int32Array;
   private readonly progressBase: number;
   private readonly finishedBase: number;
-  constructor(sab: SharedArrayBuffer) {
+  private readonly waitersBase: number;
+  constructor(
+    sab: SharedArrayBuffer,
+    /** Longest sleep of waitProgress before it looks again (a setProgress wakes it before). */
+    private readonly waitSliceMs = 1,
+  ) {
     this.words = new Int32Array(sab);
     const workers = (this.words.length - CTRL_PENDING_BASE) / WORDS_PER_WORKER;
     this.progressBase = CTRL_PENDING_BASE + workers;
     this.finishedBase = CTRL_PENDING_BASE + 2 * workers;
+    this.waitersBase = CTRL_PENDING_BASE + 3 * workers;
   }
 
-  /** Records that `worker` has handled frame `frameNo` (low 32 bits kept; compared with wrap-around). */
+  /**
+   * Records that `worker` has handled frame `frameNo` (low 32 bits kept;
+   * compared with wrap-around), and wakes the workers blocked on its
+   * progress. Without that wake-up a waiter slept until the end of this
+   * worker's batch or its 1 ms timeout, per signalling frame: with two
+   * workers a SIP-heavy capture (100,000 SIP messages among 180,000 frames)
+   * ran at 11.5K frames/s against 63K with one.
+   */
   setProgress(worker: number, frameNo: number): void {
-    Atomics.store(this.words, this.progressBase + worker, frameNo | 0);
+    const i = this.progressBase + worker;
+    Atomics.store(this.words, i, frameNo | 0);
+    // A plain read, on every frame: a waiter it misses still wakes at its timeout.
+    if (this.words[this.waitersBase + worker] !== 0) Atomics.notify(this.words, i);
   }
 
   /** True once `worker` has handled frame `frameNo`. */
@@ -46,11 +63,27 @@ export class ControlBlock {
    */
   waitProgress(worker: number, frameNo: number): void {
     const i = this.progressBase + worker;
-    for (;;) {
-      const cur = Atomics.load(this.words, i);
-      if (((cur - (frameNo | 0)) | 0) >= 0 || this.aborted || this.finished(worker)) return;
-      Atomics.wait(this.words, i, cur, 1);
+    let registered = false;
+    try {
+      for (;;) {
+        const cur = Atomics.load(this.words, i);
+        if (((cur - (frameNo | 0)) | 0) >= 0 || this.aborted || this.finished(worker)) return;
+        if (!registered) {
+          // Ask `worker` to notify per frame (setProgress), then look again before sleeping.
+          Atomics.add(this.words, this.waitersBase + worker, 1);
+          registered = true;
+          continue;
+        }
+        Atomics.wait(this.words, i, cur, this.waitSliceMs);
+      }
+    } finally {
+      if (registered) Atomics.sub(this.words, this.waitersBase + worker, 1);
     }
+  }
+
+  /** How many workers are blocked in waitProgress on `worker`. */
+  waiters(worker: number): number {
+    return Atomics.load(this.words, this.waitersBase + worker);
   }
 
   /**
