@@ -45,6 +45,8 @@ const SECONDS = Number(process.env['OTUS_BENCH_SECONDS'] ?? 3);
 /** Scaling capture: calls x rounds x 2 RTP packets (default 200 x 600 x 2 = 240,000 packets, about 55 MB). */
 const CALLS = Number(process.env['OTUS_BENCH_PIPELINE_CALLS'] ?? 200);
 const ROUNDS = Number(process.env['OTUS_BENCH_PIPELINE_ROUNDS'] ?? 600);
+/** SIP-heavy capture: many calls of two RTP rounds each (20,000 x (5 SIP + 4 RTP) = 180,000 packets), where every SIP frame is a fence between workers. */
+const SIP_CALLS = Number(process.env['OTUS_BENCH_PIPELINE_SIP_CALLS'] ?? 20_000);
 const HEPLIFY = process.env['OTUS_HEPLIFY'] ?? '/work/peers/heplify/heplify';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OTUS = join(ROOT, 'bin', 'otus');
@@ -243,13 +245,27 @@ export async function run(): Promise<BenchSection> {
     if (!existsSync(OTUS)) skipped.push(`scaling: ${OTUS} missing`);
     else {
       // best of two runs each: the machine is shared
-      const best = (w: number) => [otusRun(file, w, cfg), otusRun(file, w, cfg)].sort((a, b) => b.pps - a.pps)[0]!;
+      const best1 = (f: string, w: number) => [otusRun(f, w, cfg), otusRun(f, w, cfg)].sort((a, b) => b.pps - a.pps)[0]!;
+      const best = (w: number) => best1(file, w);
       const one = best(1);
       const two = best(2);
       if (one.emitted !== packets || two.emitted !== packets) throw new Error(`scaling: ${one.emitted} / ${two.emitted} records for ${packets} packets`);
       rows.push({ name: 'otus run --workers 1 (file reporter, /dev/null)', value: one.pps, unit: 'pkt/s', note: `${what}; ${one.elapsed.toFixed(2)} s in the task, ${one.wall.toFixed(2)} s wall` });
       rows.push({ name: 'otus run --workers 2', value: two.pps, unit: 'pkt/s', note: `${two.elapsed.toFixed(2)} s in the task, ${two.wall.toFixed(2)} s wall` });
       rows.push({ name: '1 -> 2 worker scaling efficiency', value: two.pps / (2 * one.pps), unit: 'ratio', note: 'pps(2) / (2 x pps(1)); the reader, the sender and the workers share 2 cores' });
+      // Signalling-heavy traffic: each SIP frame waits for the frames before it on the other worker (dispatch fences).
+      const sipFile = join(dir, 'sip-heavy.pcap');
+      const sipPackets = writeCallCapture(sipFile, SIP_CALLS, 2);
+      const sipOne = best1(sipFile, 1);
+      const sipTwo = best1(sipFile, 2);
+      if (sipOne.emitted !== sipPackets || sipTwo.emitted !== sipPackets) throw new Error(`scaling (SIP-heavy): ${sipOne.emitted} / ${sipTwo.emitted} records for ${sipPackets} packets`);
+      rows.push({
+        name: 'otus run, SIP-heavy capture, --workers 1',
+        value: sipOne.pps,
+        unit: 'pkt/s',
+        note: `${SIP_CALLS.toLocaleString('en-US')} calls, ${sipPackets.toLocaleString('en-US')} packets (${Math.round((SIP_CALLS * 5 * 100) / sipPackets)} % SIP); ${sipOne.elapsed.toFixed(2)} s in the task`,
+      });
+      rows.push({ name: 'otus run, SIP-heavy capture, --workers 2', value: sipTwo.pps, unit: 'pkt/s', note: `every SIP frame a fence; efficiency ${(sipTwo.pps / (2 * sipOne.pps)).toFixed(2)}` });
     }
     if (have('tshark', '-v')) {
       const t = timeCommand('tshark', ['-n', '-r', file, '-d', `udp.port==${RTP_PORT_MIN}-${RTP_PORT_MAX},rtp`, '-T', 'fields', '-e', 'frame.number', '-e', 'sip.Call-ID', '-e', 'rtp.ssrc', '-e', 'rtp.p_type'], 1);
