@@ -13,7 +13,8 @@
 //     INVITE is a new call for the parser's tracker and the registry.
 //  3. The parsers alone (bench/rtp-fast-path.ts, bench/sip-slow-path.ts).
 //  4. Scaling: a generated capture of many concurrent calls (SIP setup,
-//     G.711 RTP both ways, teardown) run by `bin/otus run` with --workers 1
+//     G.711 RTP both ways, teardown; and a SIP-heavy one of many short calls)
+//     run by `bin/otus run` with --workers 1
 //     and 2 into the file reporter on /dev/null; rates from the run's own
 //     elapsed time (--stats-json), efficiency = pps(2) / (2 * pps(1)).
 //     In the same run: tshark with the same dissection (SIP, and RTP by
@@ -42,9 +43,14 @@ import { benchSipSlowPath } from './sip-slow-path.ts';
 import { have, timeCommand } from './peers.ts';
 
 const SECONDS = Number(process.env['OTUS_BENCH_SECONDS'] ?? 3);
-/** Scaling capture: calls x rounds x 2 RTP packets (default 200 x 600 x 2 = 240,000 packets, about 55 MB). */
+/**
+ * Scaling capture: calls x rounds x 2 RTP packets (default 200 x 2,400 x 2 =
+ * 960,000 packets, about 206 MB): long enough that the task's start (threads
+ * loading their modules, ~0.3-0.5 s) does not decide the rate. With 600
+ * rounds the start took a third of the run and one worker and two measured alike.
+ */
 const CALLS = Number(process.env['OTUS_BENCH_PIPELINE_CALLS'] ?? 200);
-const ROUNDS = Number(process.env['OTUS_BENCH_PIPELINE_ROUNDS'] ?? 600);
+const ROUNDS = Number(process.env['OTUS_BENCH_PIPELINE_ROUNDS'] ?? 2400);
 /** SIP-heavy capture: many calls of two RTP rounds each (20,000 x (5 SIP + 4 RTP) = 180,000 packets), where every SIP frame is a fence between workers. */
 const SIP_CALLS = Number(process.env['OTUS_BENCH_PIPELINE_SIP_CALLS'] ?? 20_000);
 const HEPLIFY = process.env['OTUS_HEPLIFY'] ?? '/work/peers/heplify/heplify';
