@@ -4,7 +4,9 @@
 // head, counted), never another reporter's and never the capture.
 //
 // For file captures the run is lossless instead: `enqueue` resolves only when
-// every reporter has taken the batch, and the workers wait for that.
+// every reporter has taken that batch, and the workers wait for that (each
+// batch on its own: a worker may post the next batches while the reporters
+// write the earlier ones).
 import type { LineBatch, OutputRecord } from '../core/record.ts';
 import type { Reporter } from '../plugin/interfaces.ts';
 
@@ -24,6 +26,11 @@ interface Lane {
   queued: number;
   bufferDrops: number;
   sent: number;
+  /** Records enqueued into this lane, and records it has finished with (reported, failed or dropped). */
+  enqueued: number;
+  finished: number;
+  /** Lossless: batches waiting to be finished with, in order: resolve once `finished` reaches `end`. */
+  waiters: { end: number; resolve: () => void }[];
   pumping: boolean;
   /** Resolvers waiting for this lane to empty. */
   idle: (() => void)[];
@@ -55,21 +62,39 @@ export class Sender {
       queued: 0,
       bufferDrops: 0,
       sent: 0,
+      enqueued: 0,
+      finished: 0,
+      waiters: [],
       pumping: false,
       idle: [],
     }));
   }
 
-  /** Queues a batch for every reporter. Lossless: resolves once all reporters took it. */
+  /** Queues a batch for every reporter. Lossless: resolves once all reporters took this batch. */
   enqueue(batch: SendItem): Promise<void> | undefined {
     const n = sizeOf(batch);
+    const taken: Promise<void>[] = [];
     for (const lane of this.lanes) {
       lane.queue.push(batch);
       lane.queued += n;
-      if (!this.lossless) this.trim(lane);
+      lane.enqueued += n;
+      if (this.lossless) {
+        const end = lane.enqueued;
+        taken.push(new Promise<void>((resolve) => lane.waiters.push({ end, resolve })));
+      } else this.trim(lane);
       if (!lane.pumping) void this.pump(lane);
     }
-    return this.lossless ? this.drain() : undefined;
+    if (!this.lossless) return undefined;
+    return taken.length === 1 ? taken[0] : Promise.all(taken).then(() => undefined);
+  }
+
+  /** Counts `n` records of the lane as finished with, and resolves the batches that are all done. */
+  private finishRecords(lane: Lane, n: number): void {
+    lane.finished += n;
+    const w = lane.waiters;
+    let i = 0;
+    while (i < w.length && w[i]!.end <= lane.finished) w[i++]!.resolve();
+    if (i > 0) w.splice(0, i);
   }
 
   /** Drop-head: the oldest records go first, since the newest are worth more. */
@@ -80,6 +105,7 @@ export class Sender {
         // A batch of lines cannot be cut: it goes whole (at most one batch more than the excess).
         lane.queued -= first.count;
         lane.bufferDrops += first.count;
+        this.finishRecords(lane, first.count);
         lane.queue.shift();
         lane.head = 0;
         continue;
@@ -90,6 +116,7 @@ export class Sender {
       lane.head += n;
       lane.queued -= n;
       lane.bufferDrops += n;
+      this.finishRecords(lane, n);
       if (lane.head >= first.length) {
         lane.queue.shift();
         lane.head = 0;
@@ -129,6 +156,7 @@ export class Sender {
           // Reporters count their own drops; an escaped error must not stop the lane.
           this.onError(lane.name, e as Error);
         }
+        this.finishRecords(lane, sizeOf(batch));
       }
     } finally {
       lane.pumping = false;

@@ -75,6 +75,58 @@ test('lossless mode never drops and resolves when every reporter took the batch'
   assert.equal(s.stats()[0]!.bufferDrops, 0);
 });
 
+/** A reporter that finishes one report() per step(), in order. */
+class StepReporter implements Reporter {
+  got: number[] = [];
+  private credits = 0;
+  private waiting: (() => void)[] = [];
+  init() {}
+  async start() {}
+  async report(batch: readonly OutputRecord[]) {
+    if (this.credits > 0) this.credits--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    for (const r of batch) this.got.push(r.frameNo);
+  }
+  step() {
+    const w = this.waiting.shift();
+    if (w) w();
+    else this.credits++;
+  }
+  async stop() {}
+  stats() {
+    return { reported: this.got.length, timeoutDrops: 0, errorDrops: 0 };
+  }
+}
+
+const tick = () => new Promise((res) => setImmediate(res));
+
+test('lossless mode resolves each batch once every reporter took that batch, not when the lanes are empty', async () => {
+  const a = new StepReporter();
+  const b = new StepReporter();
+  const s = new Sender([{ name: 'a', reporter: a }, { name: 'b', reporter: b }], 1000, 10, true, () => {});
+  const done: number[] = [];
+  const batches = [1, 2, 3].map((k) => s.enqueue(Array.from({ length: 10 }, (_, i) => rec(10 * (k - 1) + i + 1)))!);
+  batches.forEach((p, k) => void p.then(() => done.push(k + 1)));
+  await tick();
+  assert.deepEqual(done, []);
+  a.step(); // a wrote batch 1, b not yet
+  await tick();
+  assert.deepEqual(done, []);
+  b.step(); // both wrote batch 1: it resolves while batches 2 and 3 are still queued
+  await tick();
+  assert.deepEqual(done, [1]);
+  a.step();
+  a.step();
+  b.step();
+  await tick();
+  assert.deepEqual(done, [1, 2]);
+  b.step();
+  await Promise.all(batches);
+  assert.deepEqual(done, [1, 2, 3]);
+  assert.deepEqual(a.got, Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.deepEqual(b.got, a.got);
+});
+
 test('a reporter that throws does not stop its lane', async () => {
   let calls = 0;
   const errors: string[] = [];
