@@ -12,6 +12,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.ts';
 import { createFrameRing, FrameRingReader } from '../../src/pipeline/frame-ring.ts';
 import { SipParser } from '../../src/plugins/parser/sip/index.ts';
 import { ip, rtpPayload, sipFrames, callEnds, udpFrame } from '../../bench/call-capture.ts';
+import { eth, ipv4, tcp } from '../decoder/frames.ts';
 
 function raw(data: Uint8Array): RawPacket {
   const r = newRawPacket();
@@ -95,4 +96,29 @@ test('a fence leaves out frames already handled', () => {
   const sipW = 1 - rtpW;
   const seen = drainAll(new FrameRingReader(rings[sipW]!));
   assert.deepEqual(seen, [{ frame: 2, barrier: null, fence: [] }]);
+});
+
+test('SIP datagrams all go to worker 0 (they are ordered against every earlier frame anyway); media spreads by flow; a SIP TCP stream stays on its flow worker', () => {
+  const rings = [createFrameRing(1 << 16), createFrameRing(1 << 16), createFrameRing(1 << 16)];
+  const sip = new SipParser();
+  sip.init({}, { taskId: 't', workerIndex: -1, agent: 'a', log: () => {} });
+  const d = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], null);
+  const media = new Set<number>();
+  for (let i = 0; i < 60; i++) {
+    const c = callEnds(i);
+    for (const f of [...sipFrames(c, 'setup'), ...sipFrames(c, 'teardown')]) assert.equal(d.workerFor(raw(f)), 0, `call ${i}: SIP on worker 0`);
+    media.add(d.workerFor(raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, 0, 1)))));
+  }
+  assert.deepEqual([...media].sort(), [0, 1, 2], 'RTP flows spread over every worker');
+  // SIP over TCP (5060): the segments with data and those without (SYN, ACK) go to one worker, the flow's.
+  const invite = sipFrames(callEnds(1), 'setup')[0]!.subarray(42); // the SIP text of a UDP frame (after 42 header bytes)
+  const seen = new Set<number>();
+  for (let port = 40000; port < 40060; port++) {
+    const seg = (flags: number, payload: Uint8Array) => raw(eth(0x0800, ipv4({ src: [10, 9, 0, 1], dst: [10, 9, 0, 2], proto: 6 }, tcp({ sport: port, dport: 5060, flags }, payload))));
+    const syn = d.workerFor(seg(0x02, new Uint8Array(0)));
+    const data = d.workerFor(seg(0x18, invite));
+    assert.equal(data, syn, `TCP port ${port}: data and SYN on one worker`);
+    seen.add(data);
+  }
+  assert.ok(seen.size > 1, 'SIP TCP streams spread by flow');
 });
