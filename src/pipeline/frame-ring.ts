@@ -74,7 +74,10 @@ export class FrameRingWriter {
       if (write + 4 <= size) this.view.setUint32(write, WRAP, true);
       write = 0;
       Atomics.store(this.ctrl, CTRL_WRITE, 0);
-    } else if (read > write && write + need >= read) {
+    } else if (read > write ? write + need >= read : write + need === size && read === 0) {
+      // Full: the record would reach the reader's position (ahead of us, or
+      // at 0 when the record ends exactly at the end and the write index
+      // wraps), and read === write would then say "empty" with the ring full.
       return false;
     }
     const v = this.view;

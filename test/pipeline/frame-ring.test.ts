@@ -111,3 +111,33 @@ test('a producer and a consumer on two threads pass every frame intact', async (
   await worker.terminate();
   assert.deepEqual(r, { sum: expectSum, count: total, bad: 0 });
 });
+
+test('a ring filled to its last byte from offset 0 refuses the record that would wrap the write index onto the unread start', () => {
+  // Records of 256 bytes (40-byte header + 216-byte frame) fill a 64 KiB ring exactly: 256 of them.
+  const ring = createFrameRing(1 << 16);
+  const w = new FrameRingWriter(ring);
+  const r = new FrameRingReader(ring);
+  const pkt = newRawPacket();
+  let pushed = 0;
+  for (let i = 1; i <= 300; i++) {
+    pkt.data = frame(i, 256 - RECORD_HEADER_BYTES);
+    if (!w.push(pkt, i)) break;
+    pushed++;
+  }
+  // The last record would end exactly at the end with nothing read: refused (the ring keeps one record's gap).
+  assert.equal(pushed, 255);
+  const seen: number[] = [];
+  r.drain(newRawPacket(), 1 << 30, (_p, frameNo) => seen.push(frameNo));
+  assert.deepEqual(seen, Array.from({ length: 255 }, (_, i) => i + 1), 'every pushed frame comes out; none is lost to an "empty" ring');
+  // Room again: the refused frame and the next ones go in and come out.
+  for (let i = 256; i <= 300; i++) {
+    pkt.data = frame(i, 256 - RECORD_HEADER_BYTES);
+    assert.equal(w.push(pkt, i), true);
+  }
+  const more: number[] = [];
+  r.drain(newRawPacket(), 1 << 30, (p, frameNo) => {
+    assert.deepEqual(p.data, frame(frameNo, 256 - RECORD_HEADER_BYTES));
+    more.push(frameNo);
+  });
+  assert.deepEqual(more, Array.from({ length: 45 }, (_, i) => i + 256));
+});
