@@ -56,22 +56,17 @@ export class Dispatcher implements CaptureSink {
     const r = this.decoder.decode(raw, this.pkt);
     // Fragments go by datagram (addresses + id) so that one worker holds all
     // the pieces; errors go to worker 0, whose decoder counts them.
-    if (r === DecodeResult.HELD || (r === DecodeResult.OK && this.pkt.fragmented)) {
-      return fragmentGroupHash(this.pkt) % n;
-    }
+    if (r === DecodeResult.HELD) return fragmentGroupHash(this.pkt) % n;
     if (r !== DecodeResult.OK) return 0;
-    const sig = this.signalling;
     const pkt = this.pkt;
-    // SIP over TCP is signalling too: a data-carrying segment of a stream a
-    // signalling parser would frame is ordered like a UDP SIP datagram.
-    const tcpData = pkt.protocol === IPPROTO.TCP && pkt.payloadLength > 0;
-    for (let i = 0; i < sig.length; i++) {
-      const p = sig[i]!;
-      if (p.canHandle(pkt) || (tcpData && isStreamParser(p) && p.canHandleStream(pkt))) {
-        this.isSignal = true;
-        break;
-      }
+    if (pkt.fragmented) {
+      // The frame that completes a datagram: its worker holds the other
+      // pieces, and a SIP datagram (an INVITE too big for one frame) is
+      // still a signalling frame, fenced and followed by barriers.
+      this.isSignal = this.isSignalling(pkt);
+      return fragmentGroupHash(pkt) % n;
     }
+    this.isSignal = this.isSignalling(pkt);
     // Signalling datagrams all go to worker 0. Each is ordered against every
     // earlier frame anyway (fenceFor), so spread over workers they ran one at
     // a time with a hand-over between threads each: a capture of 56 % SIP ran
@@ -80,7 +75,20 @@ export class Dispatcher implements CaptureSink {
     // waiting. (A SIP TCP stream stays on its flow's worker: its segments
     // without data, not signalling, must reach the same reassembler.)
     if (this.isSignal && pkt.protocol === IPPROTO.UDP) return 0;
-    return flowHash(this.pkt) % n;
+    return flowHash(pkt) % n;
+  }
+
+  /** Whether a signalling parser (SIP) takes this decoded frame, as a datagram or as a segment of a stream it frames. */
+  private isSignalling(pkt: DecodedPacket): boolean {
+    const sig = this.signalling;
+    // SIP over TCP is signalling too: a data-carrying segment of a stream a
+    // signalling parser would frame is ordered like a UDP SIP datagram.
+    const tcpData = pkt.protocol === IPPROTO.TCP && pkt.payloadLength > 0;
+    for (let i = 0; i < sig.length; i++) {
+      const p = sig[i]!;
+      if (p.canHandle(pkt) || (tcpData && isStreamParser(p) && p.canHandleStream(pkt))) return true;
+    }
+    return false;
   }
 
   /**

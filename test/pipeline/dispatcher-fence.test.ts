@@ -12,7 +12,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.ts';
 import { createFrameRing, FrameRingReader } from '../../src/pipeline/frame-ring.ts';
 import { SipParser } from '../../src/plugins/parser/sip/index.ts';
 import { ip, rtpPayload, sipFrames, callEnds, udpFrame } from '../../bench/call-capture.ts';
-import { eth, ipv4, tcp } from '../decoder/frames.ts';
+import { eth, ipv4, tcp, udp } from '../decoder/frames.ts';
 
 function raw(data: Uint8Array): RawPacket {
   const r = newRawPacket();
@@ -121,4 +121,42 @@ test('SIP datagrams all go to worker 0 (they are ordered against every earlier f
     seen.add(data);
   }
   assert.ok(seen.size > 1, 'SIP TCP streams spread by flow');
+});
+
+test('a SIP datagram fragmented over IPv4 is a signalling frame too: the fragment that completes it is fenced and later frames wait for it', () => {
+  const rings = [createFrameRing(1 << 16), createFrameRing(1 << 16)];
+  const control = new ControlBlock(createControlBlock(2));
+  const sip = new SipParser();
+  sip.init({}, { taskId: 't', workerIndex: -1, agent: 'a', log: () => {} });
+  const c = callEnds(3);
+  const rtp = () => raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, 0, 1)));
+  const invite = sipFrames(c, 'setup')[0]!.subarray(42); // the SIP text of the UDP frame
+  const datagram = udp(5060, 5060, invite);
+  const cut = 512; // a multiple of 8
+  const fragments = (id: number) => [
+    raw(eth(0x0800, ipv4({ src: [10, 7, 0, 1], dst: [10, 7, 0, 2], proto: 17, id, mf: true, offset: 0 }, datagram.subarray(0, cut)))),
+    raw(eth(0x0800, ipv4({ src: [10, 7, 0, 1], dst: [10, 7, 0, 2], proto: 17, id, offset: cut }, datagram.subarray(cut)))),
+  ];
+  // An IP id whose fragments go to the worker the RTP flow does not.
+  const probe = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], null);
+  const rtpW = probe.workerFor(rtp());
+  let id = 1;
+  for (; id < 100; id++) {
+    const [f1, f2] = fragments(id);
+    probe.workerFor(f1!);
+    if (probe.workerFor(f2!) !== rtpW) break;
+  }
+  const sipW = 1 - rtpW;
+  const d = new Dispatcher(rings, defaultDecoderConfig(), true, [sip], control);
+  const [f1, f2] = fragments(id);
+  // frames: 1 RTP, 2 first fragment (held), 3 last fragment (the INVITE), 4 RTP
+  for (const f of [rtp(), f1!, f2!, rtp()]) assert.equal(d.onPacket(f), true);
+  const onSip = drainAll(new FrameRingReader(rings[sipW]!));
+  const onRtp = drainAll(new FrameRingReader(rings[rtpW]!));
+  assert.deepEqual(onSip.map((s) => s.frame), [2, 3]);
+  assert.deepEqual(onSip[1]!.fence, [[rtpW, 1]], 'the INVITE waits for the RTP frame before it');
+  assert.deepEqual(onRtp.map((s) => [s.frame, s.barrier]), [
+    [1, null],
+    [4, [sipW, 3]],
+  ]);
 });
