@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { netnsSkipReason, nsExec, nsIp, withVethPair, type VethPair } from '../helpers/netns.ts';
 import { ethernetTestCaptures, missingFrom, offlineRecords, ROOT, runLive, type LiveRecord } from './live-run.ts';
 import { readPcapFrames } from './afpacket-frames.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 const execFileP = promisify(execFile);
 const skip = netnsSkipReason('tcpreplay', 'tcpdump', 'mergecap');
@@ -172,7 +173,9 @@ test('binding: the BPF filter admits exactly what tcpdump admits with the same e
           await replay(p, SAMPLE);
         });
         assert.equal(live.code, 0, live.stderr);
-        await sleep(200);
+        // tcpdump writes each packet as it reads it (-U): wait until it holds as many as otus read, so a
+        // loaded machine does not cut it short (if it never gets there, the comparison below says by how much).
+        await waitUntil(() => readPcapFrames(out).length >= live.summary!.capture.packets, 20_000, 'tcpdump').catch(() => {});
         td.kill('SIGINT');
         await new Promise((r) => td.once('exit', r));
         const admitted = readPcapFrames(out).length;

@@ -2,7 +2,7 @@
 // reads back the pcap files tcpdump writes. Frames go to a MAC address no
 // interface owns, so the receiving namespace's IP stack ignores them and
 // answers nothing: whatever the capture sees is exactly what the test sent.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export const OTHER_MAC = '02:00:00:00:00:99';
 
@@ -99,6 +99,8 @@ export function arpFrame(sender: string, target: string): Buffer {
 
 /** Frames of a classic pcap file (either resolution), as tcpdump -w writes them. */
 export function readPcapFrames(file: string): Buffer[] {
+  // A file tcpdump has not created yet, or is still writing (-U): the whole records so far.
+  if (!existsSync(file)) return [];
   const d = readFileSync(file);
   if (d.length < 24) return [];
   const magic = d.readUInt32LE(0);
@@ -107,6 +109,7 @@ export function readPcapFrames(file: string): Buffer[] {
   const out: Buffer[] = [];
   for (let o = 24; o + 16 <= d.length; ) {
     const incl = u32(o + 8);
+    if (o + 16 + incl > d.length) break;
     out.push(Buffer.from(d.subarray(o + 16, o + 16 + incl)));
     o += 16 + incl;
   }

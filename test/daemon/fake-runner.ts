@@ -108,12 +108,4 @@ export function taskInput(id: string, extra: Record<string, unknown> = {}): Reco
   return { id, workers: 1, capture: { name: 'pcap', file: `/captures/${id}.pcap` }, reporters: [{ name: 'file', config: { path: `/tmp/${id}.jsonl` } }], ...extra };
 }
 
-/** Waits until `cond` holds (polling), failing after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { until } from '../helpers/until.ts';

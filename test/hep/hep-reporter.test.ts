@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/kafka-broker.ts';
+import { until } from '../helpers/until.ts';
+import { readPcapFrames } from '../capture/afpacket-frames.ts';
 import type { OutputRecord } from '../../src/core/record.ts';
 import { HepReporter } from '../../src/plugins/reporter/hep/hep-reporter.ts';
 import { packet } from '../processors/output-packets.ts';
@@ -167,7 +169,10 @@ test('HEP over UDP: the datagrams on the wire carry each record as tshark saw it
       dump.once('exit', (c) => reject(new Error(`tcpdump exited (${c})`)));
     });
     const records = await runTask(dir, 'hep-udp', { address: `127.0.0.1:${port}`, transport: 'udp', capture_id: 2001 });
-    await new Promise((r) => setTimeout(r, 500)); // loopback delivery and tcpdump's flush
+    // One datagram per SIP, RTCP and DNS record: wait until the collector got them and tcpdump wrote them
+    // (a fixed sleep lost the last datagrams of the capture on a loaded machine).
+    const expected = records.filter((r) => ['sip', 'rtcp', 'dns'].includes(r['protocol'] as string)).length;
+    await until(() => received.length >= expected && readPcapFrames(pcap).length >= received.length, 30_000, `${expected} HEP datagrams on the wire`);
     dump.kill('SIGINT');
     await new Promise((r) => dump.once('exit', r));
 
