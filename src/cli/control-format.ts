@@ -24,6 +24,15 @@ function mb(n: number): string {
   return `${(n / 1048576).toFixed(1)} MB`;
 }
 
+/** Where packets and records were dropped, in the order they travel; the end-of-run summary shows the same line. */
+export function droppedText(c: TaskCounters): string {
+  return (
+    `kernel ${c.kernel_drops}, pipeline channel ${c.pipeline_channel_drops}, send buffer ${c.sender_buffer_drops}, ` +
+    // (absent from the counters of a daemon older than the field)
+    `reporter timeout ${c.reporter_timeout_drops}, reporter error ${c.reporter_error_drops}, reporter buffer ${c.reporter_buffer_drops ?? 0}`
+  );
+}
+
 export function countersRows(c: TaskCounters): [string, string][] {
   return [
     ['captured', `${c.packets_captured} packets, ${c.bytes_captured} bytes in ${c.elapsed_sec} s (${c.workers} worker${c.workers === 1 ? '' : 's'})`],
@@ -32,11 +41,7 @@ export function countersRows(c: TaskCounters): [string, string][] {
     ['unmatched', `${c.unmatched_forwarded} forwarded, ${c.unmatched_dropped} dropped`],
     ['filtered', String(c.filtered)],
     ['reported', pairsList(c.reported)],
-    [
-      'dropped',
-      `kernel ${c.kernel_drops}, pipeline channel ${c.pipeline_channel_drops}, send buffer ${c.sender_buffer_drops}, ` +
-        `reporter timeout ${c.reporter_timeout_drops}, reporter error ${c.reporter_error_drops}, reporter buffer ${c.reporter_buffer_drops ?? 0}`,
-    ],
+    ['dropped', droppedText(c)],
     ...(c.error ? ([['error', c.error]] as [string, string][]) : []),
   ];
 }

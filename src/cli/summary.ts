@@ -2,6 +2,8 @@
 // each captured packet went (captured = errors + drops + filtered + reported).
 import type { TaskSummary } from '../pipeline/task-runner.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
+import { countersOf } from '../task/task-counters.ts';
+import { droppedText } from './control-format.ts';
 
 function list(m: Record<string, number>): string {
   const parts = Object.entries(m)
@@ -31,12 +33,7 @@ export function formatSummary(task: TaskConfig, s: TaskSummary): string {
     ['unmatched', `${n('unmatched_forwarded')} forwarded as raw, ${n('unmatched_dropped')} dropped`],
     ['filtered', `${n('filtered')}`],
     ['reported', s.reporters.map((r) => `${r.name} ${r.reported}${r.skipped ? ` (${r.skipped} skipped: not carried by ${r.name})` : ''}`).join(', ')],
-    [
-      'dropped',
-      `kernel ${s.capture.kernelDrops}, pipeline channel ${s.capture.channelDrops}, send buffer ${s.sender.reduce((a, x) => a + x.bufferDrops, 0)}` +
-        `, reporter timeout ${s.reporters.reduce((a, r) => a + r.timeoutDrops, 0)}, reporter error ${s.reporters.reduce((a, r) => a + r.errorDrops, 0)}` +
-        `, reporter buffer ${s.reporters.reduce((a, r) => a + (r.bufferDrops ?? 0), 0)}`,
-    ],
+    ['dropped', droppedText(countersOf(s))],
   ];
   if (s.capture.kernelPackets !== undefined) {
     rows.splice(1, 0, [
