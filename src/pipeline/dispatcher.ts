@@ -59,14 +59,10 @@ export class Dispatcher implements CaptureSink {
     if (r === DecodeResult.HELD) return fragmentGroupHash(this.pkt) % n;
     if (r !== DecodeResult.OK) return 0;
     const pkt = this.pkt;
-    if (pkt.fragmented) {
-      // The frame that completes a datagram: its worker holds the other
-      // pieces, and a SIP datagram (an INVITE too big for one frame) is
-      // still a signalling frame, fenced and followed by barriers.
-      this.isSignal = this.isSignalling(pkt);
-      return fragmentGroupHash(pkt) % n;
-    }
     this.isSignal = this.isSignalling(pkt);
+    // The frame that completes a datagram goes where the other pieces are; a
+    // SIP datagram (an INVITE too big for one frame) is still signalling.
+    if (pkt.fragmented) return fragmentGroupHash(pkt) % n;
     // Signalling datagrams all go to worker 0. Each is ordered against every
     // earlier frame anyway (fenceFor), so spread over workers they ran one at
     // a time with a hand-over between threads each: a capture of 56 % SIP ran

@@ -26,7 +26,7 @@ interface Lane {
   queued: number;
   bufferDrops: number;
   sent: number;
-  /** Records enqueued into this lane, and records it has finished with (reported, failed or dropped). */
+  /** Lossless: records enqueued into this lane, and records its reporter has finished with (reported or failed). */
   enqueued: number;
   finished: number;
   /** Lossless: batches waiting to be finished with, in order: resolve once `finished` reaches `end`. */
@@ -77,8 +77,9 @@ export class Sender {
     for (const lane of this.lanes) {
       lane.queue.push(batch);
       lane.queued += n;
-      lane.enqueued += n;
       if (this.lossless) {
+        // Lossless lanes are never trimmed: records leave them only through the pump.
+        lane.enqueued += n;
         const end = lane.enqueued;
         taken.push(new Promise<void>((resolve) => lane.waiters.push({ end, resolve })));
       } else this.trim(lane);
@@ -105,7 +106,6 @@ export class Sender {
         // A batch of lines cannot be cut: it goes whole (at most one batch more than the excess).
         lane.queued -= first.count;
         lane.bufferDrops += first.count;
-        this.finishRecords(lane, first.count);
         lane.queue.shift();
         lane.head = 0;
         continue;
@@ -116,7 +116,6 @@ export class Sender {
       lane.head += n;
       lane.queued -= n;
       lane.bufferDrops += n;
-      this.finishRecords(lane, n);
       if (lane.head >= first.length) {
         lane.queue.shift();
         lane.head = 0;
@@ -156,7 +155,7 @@ export class Sender {
           // Reporters count their own drops; an escaped error must not stop the lane.
           this.onError(lane.name, e as Error);
         }
-        this.finishRecords(lane, sizeOf(batch));
+        if (this.lossless) this.finishRecords(lane, sizeOf(batch));
       }
     } finally {
       lane.pumping = false;
