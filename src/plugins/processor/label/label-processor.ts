@@ -4,6 +4,7 @@
 // the protocol said.
 import { z } from 'zod';
 import { isValidLabelKey, type OutputPacket } from '../../../core/output.ts';
+import { labelWriter, type LabelWriter } from '../../../core/label-access.ts';
 import type { PluginConfig, PluginContext, Processor } from '../../../plugin/interfaces.ts';
 import { registerPlugin } from '../../../plugin/registry.ts';
 import { parsePluginConfig } from '../../plugin-config.ts';
@@ -45,9 +46,7 @@ export type LabelConfig = z.output<typeof labelConfigSchema>;
 export type LabelConfigInput = z.input<typeof labelConfigSchema>;
 
 export class LabelProcessor implements Processor {
-  private keys: string[] = [];
-  private values: string[] = [];
-  private overwrite = false;
+  private setLabels: LabelWriter = () => {};
 
   init(config: PluginConfig, ctx: PluginContext): void {
     const cfg = parsePluginConfig(labelConfigSchema, config, 'processor label');
@@ -55,20 +54,11 @@ export class LabelProcessor implements Processor {
     // An empty agent name carries no information, so no `node` label for it.
     if (cfg.node && ctx.agent !== '') all.set('node', ctx.agent);
     for (const [k, v] of Object.entries(cfg.labels)) all.set(k, v);
-    this.keys = [...all.keys()];
-    this.values = [...all.values()];
-    this.overwrite = cfg.overwrite;
+    this.setLabels = labelWriter([...all.keys()], [...all.values()], cfg.overwrite);
   }
 
   process(pkt: OutputPacket): boolean {
-    const labels = pkt.labels;
-    const keys = this.keys;
-    const values = this.values;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      // typeof, not `in`: "constructor" is a valid key and inherited from Object.prototype.
-      if (this.overwrite || typeof labels[k] !== 'string') labels[k] = values[i]!;
-    }
+    this.setLabels(pkt.labels);
     return true;
   }
 }
