@@ -116,6 +116,24 @@ test('the JSON text of an RTP payload is exactly JSON.stringify of its JSON form
   }
 });
 
+test('SSRC and sequence texts (cached per value) are the numbers, whatever SSRCs share a cache entry', () => {
+  const { p } = setup({}, [[CALLEE, 20000, CALL]]);
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  // 20,000 SSRCs (half of them 2^31 or more) in a 4,096-entry cache: many share an entry, and each comes back.
+  const ssrcs = Array.from({ length: 20_000 }, () => rnd(0x100000000));
+  for (let i = 0; i < 60_000; i++) {
+    const ssrc = ssrcs[(i * 7919) % ssrcs.length]!;
+    const seq = rnd(65536);
+    const r = p.handle(udpPacket(rtpPacket({ pt: 0, seq, ssrc }), { dstPort: 20000 }))!;
+    assert.equal(r.labels['rtp.ssrc'], String(ssrc));
+    assert.equal(r.labels['rtp.seq'], String(seq));
+    const json = JSON.parse((r.payload as RtpPayload).toJsonText()) as { ssrc: number; sequence: number };
+    assert.equal(json.ssrc, ssrc);
+    assert.equal(json.sequence, seq);
+  }
+});
+
 test('codec label: a static payload type names itself, a dynamic one takes the registered codec', () => {
   const { p } = setup({}, [[CALLEE, 20000, { callId: 'c', codec: 'PCMU', kind: 'rtp' }]]);
   const label = (pt: number) => p.handle(udpPacket(rtpPacket({ pt }), { dstPort: 20000 }))!.labels['codec'];
