@@ -37,7 +37,7 @@ import { buildPlugins } from '../src/task/build-plugins.ts';
 import { loadGlobalConfig } from '../src/config/load-global.ts';
 import '../src/plugins/index.ts';
 import type { BenchRow, BenchSection } from './report.ts';
-import { callEnds, RTP_PORT_MAX, RTP_PORT_MIN, ip, rtpPayload, sipFrames, udpFrame, writeCallCapture } from './call-capture.ts';
+import { callEnds, RTP_PORT_MAX, RTP_PORT_MIN, ip, rtpPayload, sipFrames, streamSsrc, streamTs0, udpFrame, writeCallCapture } from './call-capture.ts';
 import { benchRtpFastPath } from './rtp-fast-path.ts';
 import { benchSipSlowPath } from './sip-slow-path.ts';
 import { have, timeCommand } from './peers.ts';
@@ -113,16 +113,24 @@ export async function fastPath(seconds: number, forms: PayloadForms): Promise<{ 
   for (let i = 0; i < CALLS_FAST; i++) {
     const c = callEnds(i);
     for (const f of sipFrames(c, 'setup')) p.handle(raw(f), ++frame);
-    media.push(raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, 0, 0x10000000 + i))));
-    media.push(raw(udpFrame(ip(c.callee), ip(c.caller), c.calleePort, c.callerPort, rtpPayload(8, 0, 0, 0x20000000 + i))));
+    media.push(raw(udpFrame(ip(c.caller), ip(c.callee), c.callerPort, c.calleePort, rtpPayload(8, 0, streamTs0(2 * i), streamSsrc(2 * i)))));
+    media.push(raw(udpFrame(ip(c.callee), ip(c.caller), c.calleePort, c.callerPort, rtpPayload(8, 0, streamTs0(2 * i + 1), streamSsrc(2 * i + 1)))));
   }
   const setup = emitted;
   let k = 0;
   const pps = timed(seconds, () => {
-    const m = media[k++ % media.length]!;
-    // a new sequence number per packet, as on the wire (RTP byte 2-3 at offset 44)
-    m.data[44] = (frame >> 8) & 0xff;
-    m.data[45] = frame & 0xff;
+    const j = k++ % media.length;
+    const m = media[j]!;
+    const d = m.data;
+    // A new sequence number and timestamp per packet, as on the wire (RTP
+    // bytes 2-3 and 4-7, at offset 44 and 46 of the frame): 160 samples on.
+    d[44] = (frame >> 8) & 0xff;
+    d[45] = frame & 0xff;
+    const ts = (streamTs0(j) + frame * 160) >>> 0;
+    d[46] = ts >>> 24;
+    d[47] = (ts >>> 16) & 0xff;
+    d[48] = (ts >>> 8) & 0xff;
+    d[49] = ts & 0xff;
     p.handle(m, ++frame);
   });
   const rtp = p.parsed[2]!;
