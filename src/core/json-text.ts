@@ -33,3 +33,21 @@ export function jsonStrings(list: readonly string[]): string {
   for (let i = 1; i < list.length; i++) out += ',' + jsonString(list[i]!);
   return out + ']';
 }
+
+// Decimal text of unsigned 32-bit integers (RTP timestamps, SSRCs). V8 keeps
+// integers of 2^31 and more as heap numbers, and String(n) of one costs
+// ~100 ns here, against ~60 ns for three table reads and two short
+// concatenations (measured, node 24). Half of all SSRCs and timestamps are
+// that large: senders pick them at random (RFC 3550 5.1).
+const SMALL_TEXT: readonly string[] = Array.from({ length: 4295 }, (_, i) => String(i));
+const THREE_DIGITS: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/** String(n) for an integer 0 <= n < 2^32. */
+export function u32Text(n: number): string {
+  if (n < 1000) return SMALL_TEXT[n]!;
+  const hi = Math.floor(n / 1e6);
+  const lo = n - hi * 1e6;
+  const mid = Math.floor(lo / 1000);
+  const low = lo - mid * 1000;
+  return hi === 0 ? SMALL_TEXT[mid]! + THREE_DIGITS[low]! : SMALL_TEXT[hi]! + THREE_DIGITS[mid]! + THREE_DIGITS[low]!;
+}

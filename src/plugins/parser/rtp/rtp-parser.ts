@@ -11,6 +11,7 @@ import type { FlowRegistry, FlowRegistryAware } from '../../../flow/api.ts';
 import type { Parser, PluginConfig, PluginContext } from '../../../plugin/interfaces.ts';
 import { registerPlugin } from '../../../plugin/registry.ts';
 import { parsePluginConfig } from '../../plugin-config.ts';
+import { u32Text } from '../../../core/json-text.ts';
 
 export const RTP_HEADER_LEN = 12;
 /** Heuristic port range when min_port / max_port are not set: above the well-known ports. */
@@ -75,7 +76,7 @@ function ssrcText(ssrc: number): string {
   const i = Math.imul(ssrc, 0x9e3779b1) >>> (32 - SSRC_CACHE_BITS);
   const t = ssrcTexts[i]!;
   if (t !== null && ssrcKeys[i] === (ssrc | 0)) return t;
-  const s = String(ssrc);
+  const s = u32Text(ssrc);
   ssrcKeys[i] = ssrc | 0;
   ssrcTexts[i] = s;
   return s;
@@ -132,7 +133,7 @@ export class RtpPayload implements Payload {
     const key = (this.padding ? 1 : 0) | (this.extension ? 2 : 0) | (this.csrcCount << 2) | (this.marker ? 64 : 0) | (this.payloadType << 7);
     const head = JSON_HEAD[key] ?? jsonHead(key, this);
     return (
-      `${head}"sequence":${seqText(this.sequence)},"timestamp":${this.timestamp},"ssrc":${ssrcText(this.ssrc)},` +
+      `${head}"sequence":${seqText(this.sequence)},"timestamp":${u32Text(this.timestamp)},"ssrc":${ssrcText(this.ssrc)},` +
       `"csrcs":[${this.csrcs.length === 0 ? '' : this.csrcs.join(',')}],"payload_length":${this.payloadLength}}`
     );
   }
