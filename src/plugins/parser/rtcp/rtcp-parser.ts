@@ -15,6 +15,7 @@ import type { Parser, PluginConfig, PluginContext } from '../../../plugin/interf
 import { registerPlugin } from '../../../plugin/registry.ts';
 import { parsePluginConfig } from '../../plugin-config.ts';
 import { parseRtcpCompound, RTCP_MALFORMED_REASONS, RTCP_PT_FIRST, RTCP_PT_LAST, type RtcpMalformedReason, type RtcpPacket } from './rtcp-packet.ts';
+import { u32Text } from '../../../core/json-text.ts';
 
 export const RTCP_MIN_LEN = 8;
 
@@ -99,7 +100,7 @@ export class RtcpParser implements Parser, FlowRegistryAware {
     c[CI.packets]!++;
     if (r.error !== null) c[CI.partial]!++;
     const labels: Labels = { 'rtcp.type': r.firstType };
-    if (r.firstSsrc >= 0) labels['rtcp.ssrc'] = String(r.firstSsrc);
+    if (r.firstSsrc >= 0) labels['rtcp.ssrc'] = u32Text(r.firstSsrc);
     const ctx = this.registry === null ? null : this.registry.lookup(pkt);
     if (ctx !== null) {
       c[CI.registered]!++;
