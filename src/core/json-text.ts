@@ -51,3 +51,13 @@ export function u32Text(n: number): string {
   const low = lo - mid * 1000;
   return hi === 0 ? SMALL_TEXT[mid]! + THREE_DIGITS[low]! : SMALL_TEXT[hi]! + THREE_DIGITS[mid]! + THREE_DIGITS[low]!;
 }
+
+/** n (0 <= n < 10^9) as exactly nine digits, zero-padded: the nanoseconds of a timestamp. */
+export function nineDigits(n: number): string {
+  // Anything else (no capture source makes it) keeps String's text.
+  if (!(n >= 0 && n < 1e9 && Number.isInteger(n))) return String(n).padStart(9, '0');
+  const hi = Math.floor(n / 1e6);
+  const lo = n - hi * 1e6;
+  const mid = Math.floor(lo / 1000);
+  return THREE_DIGITS[hi]! + THREE_DIGITS[mid]! + THREE_DIGITS[lo - mid * 1000]!;
+}

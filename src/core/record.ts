@@ -2,6 +2,7 @@
 // from a pipeline worker to the sender (structured-clone friendly: no
 // methods, the payload already serialised in the forms the reporters need).
 import type { FiveTuple, Labels, NetworkMeta, OutputPacket } from './output.ts';
+import { nineDigits } from './json-text.ts';
 
 export interface OutputRecord {
   tsSec: number;
@@ -80,7 +81,7 @@ export function formatTimestamp(tsSec: number, tsNsec: number): string {
     lastTsSec = tsSec;
     lastTsPrefix = new Date(tsSec * 1000).toISOString().slice(0, 19); // ...T10:30:45
   }
-  return `${lastTsPrefix}.${String(tsNsec).padStart(9, '0')}Z`;
+  return `${lastTsPrefix}.${nineDigits(tsNsec)}Z`;
 }
 let lastTsSec = NaN;
 let lastTsPrefix = '';
