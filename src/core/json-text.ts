@@ -42,8 +42,9 @@ export function jsonStrings(list: readonly string[]): string {
 const SMALL_TEXT: readonly string[] = Array.from({ length: 4295 }, (_, i) => String(i));
 const THREE_DIGITS: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
-/** String(n) for an integer 0 <= n < 2^32. */
+/** String(n): by the tables for an integer 0 <= n < 2^32, by String for anything else. */
 export function u32Text(n: number): string {
+  if (!(n >= 0 && n <= 0xffffffff && Math.floor(n) === n)) return String(n);
   if (n < 1000) return SMALL_TEXT[n]!;
   const hi = Math.floor(n / 1e6);
   const lo = n - hi * 1e6;

@@ -7,6 +7,8 @@ import { jsonString, jsonStrings, jsonStringOrNull, nineDigits, u32Text } from '
 test('u32Text is String(n) over the whole 32-bit range', () => {
   const edges = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 9999, 10_000, 99_999, 100_000, 999_999, 1_000_000, 1_000_001, 4_294_999, 1e9, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1];
   for (const n of edges) assert.equal(u32Text(n), String(n), `n = ${n}`);
+  // Outside the range (no RTP field is): String's text.
+  for (const n of [-1, 2 ** 32, 1.5, NaN, Infinity]) assert.equal(u32Text(n), String(n), `n = ${n}`);
   let x = 12345;
   for (let i = 0; i < 200_000; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
