@@ -31,6 +31,11 @@ export interface LineBatch {
   /** The lines, UTF-8. */
   readonly bytes: Uint8Array;
   readonly count: number;
+  /**
+   * Called once no reporter needs `bytes` any more (each wrote the batch,
+   * failed to, or its send buffer dropped it): the memory may then be reused.
+   */
+  readonly release?: () => void;
 }
 
 export interface PayloadForms {

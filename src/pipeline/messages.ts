@@ -1,4 +1,5 @@
 // Messages between a task's threads and its main thread.
+import type { MessagePort } from 'node:worker_threads';
 import type { DecoderConfig } from '../decoder/api.ts';
 import type { OutputRecord, PayloadForms } from '../core/record.ts';
 import type { TaskConfig } from '../task/task-schema.ts';
@@ -21,6 +22,13 @@ export interface PipelineWorkerData {
   /** Files: wait for the sender instead of dropping. */
   lossless: boolean;
   batchSize: number;
+  /**
+   * Lines-only tasks: the buffers of the worker's line batches come back on
+   * this port once the reporters are done with them (an ArrayBuffer per
+   * message), so that a worker writes its batches into the same few buffers
+   * instead of a new one per batch.
+   */
+  spareBuffers?: MessagePort;
 }
 
 export interface PipelineSnapshot {

@@ -46,6 +46,8 @@ export interface SenderStats {
 
 export class Sender {
   private readonly lanes: Lane[];
+  /** Line batches with a release callback: how many lanes still hold each. */
+  private readonly holders = new Map<LineBatch, number>();
 
   constructor(
     reporters: { name: string; reporter: Reporter }[],
@@ -74,6 +76,10 @@ export class Sender {
   enqueue(batch: SendItem): Promise<void> | undefined {
     const n = sizeOf(batch);
     const taken: Promise<void>[] = [];
+    if (!Array.isArray(batch) && batch.release !== undefined) {
+      if (this.lanes.length === 0) batch.release();
+      else this.holders.set(batch, this.lanes.length);
+    }
     for (const lane of this.lanes) {
       lane.queue.push(batch);
       lane.queued += n;
@@ -108,6 +114,7 @@ export class Sender {
         lane.bufferDrops += first.count;
         lane.queue.shift();
         lane.head = 0;
+        this.laneDone(first);
         continue;
       }
       const excess = lane.queued - this.capacity;
@@ -155,12 +162,24 @@ export class Sender {
           // Reporters count their own drops; an escaped error must not stop the lane.
           this.onError(lane.name, e as Error);
         }
+        if (!Array.isArray(batch)) this.laneDone(batch);
         if (this.lossless) this.finishRecords(lane, sizeOf(batch));
       }
     } finally {
       lane.pumping = false;
       const waiters = lane.idle.splice(0);
       for (const w of waiters) w();
+    }
+  }
+
+  /** One lane is done with a line batch (written, failed or dropped): the last one releases it. */
+  private laneDone(batch: LineBatch): void {
+    const left = this.holders.get(batch);
+    if (left === undefined) return;
+    if (left > 1) this.holders.set(batch, left - 1);
+    else {
+      this.holders.delete(batch);
+      batch.release!();
     }
   }
 

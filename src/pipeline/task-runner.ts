@@ -6,7 +6,7 @@
 // binding mode there is no capture thread: every pipeline worker owns a
 // capturer (bound-capture.ts), all of them opened before any runs.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { GlobalConfig } from '../config/global-schema.ts';
 import type { OutputRecord, PayloadForms } from '../core/record.ts';
 import type { DecoderConfig } from '../decoder/api.ts';
@@ -107,6 +107,8 @@ export class TaskRunner {
   private reporters: { name: string; reporter: Reporter }[] = [];
   private sender!: Sender;
   private pipelineThreads: Worker[] = [];
+  /** Lines-only tasks: per worker, the port its line batches' buffers go back on once written (PipelineWorkerData.spareBuffers). */
+  private sparePorts: MessagePort[] = [];
   private captureThread: Worker | null = null;
   private snapshots = new Map<number, PipelineSnapshot>();
   private captureStats: Extract<CaptureMessage, { type: 'stats' | 'done' }> | null = null;
@@ -173,7 +175,14 @@ export class TaskRunner {
         lossless: this.lossless,
         batchSize: bp.send_buffer.batch_size,
       };
-      const w = new Worker(new URL(`./worker-main${ext}`, import.meta.url), { workerData: wd, name: `otus-pipeline-${i}` });
+      const transferList: MessagePort[] = [];
+      if (forms.linesOnly) {
+        const ch = new MessageChannel();
+        wd.spareBuffers = ch.port2;
+        transferList.push(ch.port2);
+        this.sparePorts[i] = ch.port1;
+      }
+      const w = new Worker(new URL(`./worker-main${ext}`, import.meta.url), { workerData: wd, transferList, name: `otus-pipeline-${i}` });
       this.pipelineThreads.push(w);
       ready.push(this.workerReady(w, i));
       this.workersDone.push(this.watchWorker(w, i));
@@ -298,6 +307,11 @@ export class TaskRunner {
     });
   }
 
+  private closeSparePorts(): void {
+    for (const p of this.sparePorts) p?.close();
+    this.sparePorts = [];
+  }
+
   private async abortStart(): Promise<void> {
     this.control.abort();
     if (this.mode === 'binding') await this.closeBoundCapturers();
@@ -305,6 +319,7 @@ export class TaskRunner {
     const threads = this.captureThread ? [...this.pipelineThreads, this.captureThread] : this.pipelineThreads;
     await Promise.all(threads.map((w) => w.terminate()));
     this.pipelineThreads = [];
+    this.closeSparePorts();
     for (const r of this.reporters) {
       try {
         await r.reporter.stop();
@@ -348,9 +363,13 @@ export class TaskRunner {
           case 'records':
             this.onRecords(index, m.records);
             break;
-          case 'lines':
-            this.onRecords(index, { bytes: m.bytes, count: m.count });
+          case 'lines': {
+            const back = this.sparePorts[index];
+            const bytes = m.bytes;
+            // Once every reporter wrote the batch, its buffer goes back to the worker for a later one.
+            this.onRecords(index, back === undefined ? { bytes, count: m.count } : { bytes, count: m.count, release: () => back.postMessage(bytes.buffer, [bytes.buffer as ArrayBuffer]) });
             break;
+          }
           case 'stats':
             this.snapshots.set(index, m.snapshot);
             break;
@@ -433,6 +452,7 @@ export class TaskRunner {
       }
     }
     await Promise.all([...this.pipelineThreads, ...(this.captureThread ? [this.captureThread] : [])].map((w) => w.terminate()));
+    this.closeSparePorts();
     if (this.workerError) throw this.workerError;
     return this.summary();
   }

@@ -4,7 +4,7 @@
 // yields per packet. Binding mode: owns one capturer (an AF_PACKET socket in
 // the task's fan-out group) and runs its packets through the Pipeline
 // directly, straight from the kernel's ring (bound-capture.ts).
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { newRawPacket, type RawPacket } from '../core/packet.ts';
 import type { OutputRecord } from '../core/record.ts';
 import '../plugins/index.ts';
@@ -93,6 +93,11 @@ async function main(): Promise<void> {
     }
     control.addPending(data.index);
     if (linesOnly) {
+      // Buffers of batches the reporters have written come back for reuse.
+      const spare = data.spareBuffers;
+      if (spare !== undefined) {
+        for (let r = receiveMessageOnPort(spare); r !== undefined; r = receiveMessageOnPort(spare)) lineBatch.recycle(r.message as ArrayBuffer);
+      }
       const { bytes, count } = lineBatch.take();
       port.postMessage({ type: 'lines', index: data.index, bytes, count } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
     } else {

@@ -199,3 +199,42 @@ test('record batches and line batches mix in one lane, in order (policy events b
   assert.deepEqual(r.got, [7]);
   assert.equal(s.stats()[0]!.sent, 4);
 });
+
+test('a line batch is released once, after every lane is done with it: written, failed, or dropped by a full send buffer', async () => {
+  const released: number[] = [];
+  const batch = (b: number) => ({ bytes: Buffer.from(`line ${b}\n`.repeat(25)), count: 25, release: () => released.push(b) });
+
+  // Two lanes, one held back: a batch is released only when the held lane has written it too.
+  const slow = new GateLineReporter();
+  const fast = new GateLineReporter();
+  fast.openL();
+  const s = new Sender([{ name: 'slow', reporter: slow }, { name: 'fast', reporter: fast }], 100, 10, false, () => {});
+  for (let b = 0; b < 8; b++) {
+    s.enqueue(batch(b));
+    await new Promise((r) => setImmediate(r));
+  }
+  // The slow lane holds batch 0 in flight and 4 batches (100 records) queued: batches 1-3 were dropped from it.
+  assert.deepEqual(released, [1, 2, 3], 'dropped by the slow lane and written by the fast one');
+  slow.openL();
+  await s.drain();
+  assert.deepEqual(released.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7], 'each once');
+
+  // A reporter that fails still lets go of the batch; a sender without reporters releases at once.
+  const failing: Reporter = {
+    init() {},
+    async start() {},
+    async report() {},
+    async reportLines() {
+      throw new Error('disk full');
+    },
+    async stop() {},
+    stats: () => ({ reported: 0, timeoutDrops: 0, errorDrops: 0 }),
+  };
+  released.length = 0;
+  const f = new Sender([{ name: 'f', reporter: failing }], 100, 10, true, () => {});
+  await f.enqueue(batch(9));
+  assert.deepEqual(released, [9]);
+  const none = new Sender([], 100, 10, true, () => {});
+  await none.enqueue(batch(10));
+  assert.deepEqual(released, [9, 10]);
+});
