@@ -42,10 +42,11 @@ export class Decoder {
   decode(raw: RawPacket, out: DecodedPacket): number {
     out.reset();
     const b = raw.data;
-    const end = b.length;
+    const start = raw.offset;
+    const end = raw.end < 0 ? b.length : raw.end;
     out.tsSec = raw.tsSec;
     out.tsNsec = raw.tsNsec;
-    out.capLen = end;
+    out.capLen = end - start;
     out.origLen = raw.origLen;
     out.ifIndex = raw.ifIndex;
     out.data = b;
@@ -56,7 +57,7 @@ export class Decoder {
       if (this.reasm.inFlight > 0) this.reasm.expire(this.now);
     }
     this.depth = 0;
-    const off = decodeLink(raw.linkType, b, end, out, this.stats);
+    const off = decodeLink(raw.linkType, b, start, end, out, this.stats);
     if (off < 0) return this.drop(reasonOf(off));
     const r = this.network(b, off, end, out);
     if (r === DecodeResult.OK) {

@@ -55,49 +55,49 @@ function etherTypeOfFamily(af: number): number {
   return 0;
 }
 
-/** Decodes the link layer of a captured frame. */
-export function decodeLink(linkType: number, b: Uint8Array, end: number, out: DecodedPacket, stats: DecoderStats): number {
+/** Decodes the link layer of the frame b[s, end). */
+export function decodeLink(linkType: number, b: Uint8Array, s: number, end: number, out: DecodedPacket, stats: DecoderStats): number {
   switch (linkType) {
     case LinkType.ETHERNET:
-      return decodeEthernet(b, 0, end, out, stats);
+      return decodeEthernet(b, s, end, out, stats);
     case LinkType.RAW:
-      if (end < 1) return fail(Reason.network_truncated);
-      out.etherType = etherTypeOfVersion(b, 0, end);
-      return 0;
+      if (end - s < 1) return fail(Reason.network_truncated);
+      out.etherType = etherTypeOfVersion(b, s, end);
+      return s;
     case LinkType.IPV4:
       out.etherType = ETHERTYPE_IPV4;
-      return 0;
+      return s;
     case LinkType.IPV6:
       out.etherType = ETHERTYPE_IPV6;
-      return 0;
+      return s;
     case LinkType.LINUX_SLL: {
       // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
-      if (end < 16) return fail(Reason.link_truncated);
-      const hatype = u16(b, 2);
-      const alen = u16(b, 4);
-      if (hatype === 1 && alen === 6) copyMac(out, b, 6);
-      return etherTypeChain(b, 16, end, u16(b, 14), out, stats);
+      if (end - s < 16) return fail(Reason.link_truncated);
+      const hatype = u16(b, s + 2);
+      const alen = u16(b, s + 4);
+      if (hatype === 1 && alen === 6) copyMac(out, b, s + 6);
+      return etherTypeChain(b, s + 16, end, u16(b, s + 14), out, stats);
     }
     case LinkType.LINUX_SLL2: {
       // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) address length(1) address(8)
-      if (end < 20) return fail(Reason.link_truncated);
-      const hatype = u16(b, 8);
-      if (hatype === 1 && b[11] === 6) copyMac(out, b, 12);
-      return etherTypeChain(b, 20, end, u16(b, 0), out, stats);
+      if (end - s < 20) return fail(Reason.link_truncated);
+      const hatype = u16(b, s + 8);
+      if (hatype === 1 && b[s + 11] === 6) copyMac(out, b, s + 12);
+      return etherTypeChain(b, s + 20, end, u16(b, s), out, stats);
     }
     case LinkType.NULL: {
       // Address family in the byte order of the machine that wrote the file:
       // a family is a small number, so whichever reading is small is right.
-      if (end < 4) return fail(Reason.link_truncated);
-      let af = u32le(b, 0);
-      if (af > 0xffff) af = u32(b, 0);
-      out.etherType = etherTypeOfFamily(af) || etherTypeOfVersion(b, 4, end);
-      return 4;
+      if (end - s < 4) return fail(Reason.link_truncated);
+      let af = u32le(b, s);
+      if (af > 0xffff) af = u32(b, s);
+      out.etherType = etherTypeOfFamily(af) || etherTypeOfVersion(b, s + 4, end);
+      return s + 4;
     }
     case LinkType.LOOP: {
-      if (end < 4) return fail(Reason.link_truncated);
-      out.etherType = etherTypeOfFamily(u32(b, 0)) || etherTypeOfVersion(b, 4, end);
-      return 4;
+      if (end - s < 4) return fail(Reason.link_truncated);
+      out.etherType = etherTypeOfFamily(u32(b, s)) || etherTypeOfVersion(b, s + 4, end);
+      return s + 4;
     }
     default:
       return fail(Reason.unsupported_link_type);

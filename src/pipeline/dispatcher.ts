@@ -2,7 +2,7 @@
 // worker and copies it into that worker's ring. The dispatcher decodes only
 // to find the flow; the worker decodes again and does the real work (a decode
 // is cheap next to parsing, and it keeps workers independent of the reader).
-import { DecodedPacket, IPPROTO, type RawPacket } from '../core/packet.ts';
+import { capturedLength, DecodedPacket, IPPROTO, type RawPacket } from '../core/packet.ts';
 import { isStreamParser } from '../reassembly/api.ts';
 import type { CaptureSink, Parser } from '../plugin/interfaces.ts';
 import type { ControlBlock } from './control-block.ts';
@@ -139,7 +139,7 @@ export class Dispatcher implements CaptureSink {
       this.frameNo++;
     }
     const w = this.writers[this.target]!;
-    if (raw.data.length > w.maxFrame) {
+    if (capturedLength(raw) > w.maxFrame) {
       this.oversize++;
       this.target = -1;
       this.isSignal = false;

@@ -63,7 +63,9 @@ export class FrameRingWriter {
    * from `fence` (worker at 2i, frame at 2i+1), is a list of them.
    */
   push(pkt: RawPacket, frameNo: number, barrierWorker = -1, barrierFrame = 0, fence: Float64Array | null = null, fenceCount = 0): boolean {
-    const len = pkt.data.length;
+    const from = pkt.offset;
+    const to = pkt.end < 0 ? pkt.data.length : pkt.end;
+    const len = to - from;
     const need = align8(HDR + len + 8 * fenceCount);
     const size = this.size;
     const read = Atomics.load(this.ctrl, CTRL_READ);
@@ -92,7 +94,7 @@ export class FrameRingWriter {
     v.setInt32(write + 28, barrierWorker, true);
     v.setUint32(write + 32, barrierFrame >>> 0, true);
     v.setUint32(write + 36, fenceCount, true);
-    this.bytes.set(pkt.data, write + HDR);
+    this.bytes.set(from === 0 && to === pkt.data.length ? pkt.data : pkt.data.subarray(from, to), write + HDR);
     for (let i = 0, f = write + HDR + len; i < fenceCount; i++, f += 8) {
       v.setInt32(f, fence![2 * i]!, true);
       v.setUint32(f + 4, fence![2 * i + 1]! >>> 0, true);
@@ -185,7 +187,10 @@ export class FrameRingReader {
           this.fence[2 * i + 1] = v.getInt32(f + 4, true);
         }
       }
-      pkt.data = this.bytes.subarray(read + HDR, read + HDR + len);
+      // The whole ring and the frame's bounds: no view per frame (RawPacket).
+      pkt.data = this.bytes;
+      pkt.offset = read + HDR;
+      pkt.end = read + HDR + len;
       each(pkt, frameNo);
       read += align8(HDR + len + 8 * fc);
       if (read >= this.size) read = 0;

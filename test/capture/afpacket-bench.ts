@@ -22,7 +22,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LinkType, type RawPacket } from '../../src/core/packet.ts';
+import { frameEnd, LinkType, type RawPacket } from '../../src/core/packet.ts';
 import type { CaptureSink } from '../../src/plugin/interfaces.ts';
 import { RingReader, TP_STATUS_USER, BLOCK_HDR_LEN } from '../../src/plugins/capture/afpacket/ring.ts';
 import { AfPacketCapturer } from '../../src/plugins/capture/afpacket/index.ts';
@@ -38,7 +38,7 @@ class CountingSink implements CaptureSink {
   sum = 0;
   onPacket(p: RawPacket): boolean {
     this.n++;
-    this.sum += p.data[p.data.length - 1]!; // touch the data, as a decoder would
+    this.sum += p.data[frameEnd(p) - 1]!; // touch the data, as a decoder would
     return true;
   }
   async ready(): Promise<void> {}

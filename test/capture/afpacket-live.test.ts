@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { AfPacketCapturer } from '../../src/plugins/capture/afpacket/index.ts';
 import type { AfPacketConfigInput } from '../../src/plugins/capture/afpacket/config.ts';
-import { LinkType, type RawPacket } from '../../src/core/packet.ts';
+import { frameBytes, LinkType, type RawPacket } from '../../src/core/packet.ts';
 import type { CaptureSink, PluginContext } from '../../src/plugin/interfaces.ts';
 import { OtusError } from '../../src/core/errors.ts';
 import { writePcap } from '../helpers/pcap-writer.ts';
@@ -42,7 +42,7 @@ interface Got {
 class Collector implements CaptureSink {
   readonly got: Got[] = [];
   onPacket(p: RawPacket): boolean {
-    this.got.push({ data: Buffer.from(p.data), origLen: p.origLen, tsSec: p.tsSec, tsNsec: p.tsNsec, linkType: p.linkType, ifIndex: p.ifIndex });
+    this.got.push({ data: Buffer.from(frameBytes(p)), origLen: p.origLen, tsSec: p.tsSec, tsNsec: p.tsNsec, linkType: p.linkType, ifIndex: p.ifIndex });
     return true;
   }
   async ready(): Promise<void> {}

@@ -2,7 +2,7 @@
 // exactly as the kernel lays it out: no privilege, no kernel needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LinkType, type RawPacket } from '../../src/core/packet.ts';
+import { frameBytes, LinkType, type RawPacket } from '../../src/core/packet.ts';
 import type { CaptureSink } from '../../src/plugin/interfaces.ts';
 import {
   BLOCK_HDR_LEN,
@@ -89,7 +89,7 @@ class Sink implements CaptureSink {
   answer = true;
   onPacket(p: RawPacket): boolean {
     this.last = p;
-    this.seen.push({ data: Buffer.from(p.data), origLen: p.origLen, tsSec: p.tsSec, tsNsec: p.tsNsec, linkType: p.linkType, ifIndex: p.ifIndex });
+    this.seen.push({ data: Buffer.from(frameBytes(p)), origLen: p.origLen, tsSec: p.tsSec, tsNsec: p.tsNsec, linkType: p.linkType, ifIndex: p.ifIndex });
     return this.answer;
   }
   async ready(): Promise<void> {}

@@ -23,7 +23,7 @@ try {
 }
 const done = cap.run({
   onPacket(p: RawPacket): boolean {
-    ports.push((p.data[34]! << 8) | p.data[35]!);
+    ports.push((p.data[p.offset + 34]! << 8) | p.data[p.offset + 35]!);
     return true;
   },
   async ready() {},

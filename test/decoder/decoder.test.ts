@@ -8,9 +8,21 @@ import * as F from './frames.ts';
 
 const ALL_TUNNELS: DecoderConfig = { ...defaultDecoderConfig(), tunnel: { vxlan: true, geneve: true, gre: true, erspan: true, ipip: true } };
 
+/**
+ * The frame as live rings hand it over: inside a larger buffer (RawPacket
+ * offset and end), with bytes before and after it that would decode as
+ * something else (an IPv4 header start, all-ones): a decoder reading outside
+ * the frame's bounds fails the test that sent the frame.
+ */
 function raw(data: Uint8Array, linkType: number = LinkType.ETHERNET, tsSec = 1000, origLen = data.length): RawPacket {
   const r = newRawPacket();
-  r.data = data;
+  const before = 37;
+  const buf = new Uint8Array(before + data.length + 23).fill(0xff);
+  buf.fill(0x45, 0, before);
+  buf.set(data, before);
+  r.data = buf;
+  r.offset = before;
+  r.end = before + data.length;
   r.origLen = origLen;
   r.linkType = linkType;
   r.tsSec = tsSec;
@@ -342,4 +354,30 @@ test('the unfragmented path allocates nothing: five million decodes trigger no a
   // 16 bytes per packet (one boxed number) would be 80 MB: several young-generation
   // collections. V8 may still run one on its own schedule, hence "at most one".
   assert.ok(gcs <= 1, `${gcs} garbage collections ran during the decode loop: something allocates per packet`);
+});
+
+test('a frame decodes alike alone (offset 0, to the end of its buffer) and inside a larger buffer', () => {
+  const frames: [Uint8Array, number][] = [
+    [F.eth(0x0800, udp4(F.bytes(30)), [{ id: 5 }, { id: 6 }]), LinkType.ETHERNET],
+    [F.eth(0x86dd, F.ipv6({ src: F.V6A, dst: F.V6B, nh: 17 }, F.udp(1, 2, F.bytes(9)))), LinkType.ETHERNET],
+    [F.cat([0, 0], [0, 1], [0, 6], F.MAC_A, [0, 0], [0x08, 0x00], udp4()), LinkType.LINUX_SLL],
+    [F.cat([2, 0, 0, 0], udp4()), LinkType.NULL],
+    [udp4(), LinkType.RAW],
+    [F.eth(0x0800, udp4(F.bytes(200))).subarray(0, 60), LinkType.ETHERNET],
+  ];
+  const view = (d: DecodedPacket, r: number) => ({ r, flow: flow(d), vlans: vlans(d), capLen: d.capLen, truncated: d.truncated, ttl: d.ttl, payload: Buffer.from(d.payload).toString('hex') });
+  for (const [frame, link] of frames) {
+    const alone = newRawPacket();
+    alone.data = frame;
+    alone.linkType = link;
+    alone.origLen = frame.length + 10;
+    const a = new DecodedPacket();
+    const ra = new Decoder(defaultDecoderConfig()).decode(alone, a);
+    const inside = raw(frame, link, 0, frame.length + 10);
+    const b = new DecodedPacket();
+    const rb = new Decoder(defaultDecoderConfig()).decode(inside, b);
+    assert.equal(ra, DecodeResult.OK);
+    assert.deepEqual(view(b, rb), view(a, ra));
+    assert.equal(b.capLen, frame.length);
+  }
 });

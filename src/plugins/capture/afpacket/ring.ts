@@ -96,7 +96,7 @@ export class RingReader {
         // Release store: our reads of the block happen before the kernel may reuse it.
         Atomics.store(u32, statusIdx, TP_STATUS_KERNEL);
         this.cursor = this.cursor + 1 === this.blockCount ? 0 : this.cursor + 1;
-        this.pkt.data = EMPTY;
+        this.forget();
       }
       n++;
     }
@@ -142,7 +142,10 @@ export class RingReader {
         caplen = Math.min(caplen + VLAN_RESERVE, this.snaplen);
         origLen += VLAN_RESERVE;
       }
-      pkt.data = u8.subarray(start, start + caplen);
+      // The ring and the frame's bounds, not a view per frame (RawPacket).
+      pkt.data = u8;
+      pkt.offset = start;
+      pkt.end = start + caplen;
       pkt.origLen = origLen;
       pkt.tsSec = u32[h + 1]!;
       pkt.tsNsec = u32[h + 2]!;
@@ -179,9 +182,16 @@ export class RingReader {
     return true;
   }
 
+  /** The packet no longer refers to the ring (a block handed back, or the ring closed). */
+  private forget(): void {
+    this.pkt.data = EMPTY;
+    this.pkt.offset = 0;
+    this.pkt.end = -1;
+  }
+
   /** Drops every view on the ring (the memory is about to be unmapped). */
   close(): void {
-    this.pkt.data = EMPTY;
+    this.forget();
     this.u8 = new Uint8Array(0);
     this.u16 = new Uint16Array(0);
     this.u32 = new Uint32Array(0);

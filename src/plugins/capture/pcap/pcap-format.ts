@@ -132,6 +132,8 @@ export class PcapFormat implements RecordFormat {
     const origLen = v.getUint32(pos + 12, le);
     const start = pos + hdrLen;
     pkt.data = r.buf.subarray(start, start + caplen);
+    pkt.offset = 0;
+    pkt.end = -1;
     // The contract promises origLen >= caplen; a writer that says otherwise is wrong about origLen.
     pkt.origLen = origLen < caplen ? caplen : origLen;
     pkt.tsSec = sec;

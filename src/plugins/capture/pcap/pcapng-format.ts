@@ -147,6 +147,8 @@ export class PcapngFormat implements RecordFormat {
           const origLen = v.getUint32(pos + 24, this.le);
           this.ifTs[id]!.apply(v.getUint32(pos + 12, this.le), v.getUint32(pos + 16, this.le), pkt);
           pkt.data = r.buf.subarray(pos + 28, pos + 28 + caplen);
+          pkt.offset = 0;
+          pkt.end = -1;
           pkt.origLen = origLen < caplen ? caplen : origLen;
           pkt.linkType = this.ifLinkType[id]!;
           pkt.ifIndex = id;
@@ -164,6 +166,8 @@ export class PcapngFormat implements RecordFormat {
           if (origLen < caplen) caplen = origLen;
           if (snaplen !== 0 && snaplen < caplen) caplen = snaplen;
           pkt.data = r.buf.subarray(pos + 12, pos + 12 + caplen);
+          pkt.offset = 0;
+          pkt.end = -1;
           pkt.origLen = origLen;
           pkt.tsSec = 0;
           pkt.tsNsec = 0;
