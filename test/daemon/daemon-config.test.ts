@@ -165,7 +165,13 @@ describe('task history GC in the daemon', () => {
       });
       assert.deepEqual(ids, ['run-2', 'run-3']);
       assert.deepEqual(readdirSync(tasks).sort(), ['run-2.json', 'run-3.json']);
-      const pruned = d.logLines().filter((l) => l['msg'] === 'task history pruned').flatMap((l) => l['removed'] as string[]);
+      // The log line of that round may still be on its way from the daemon's
+      // stdout when task_list already shows the result: wait for it.
+      const prunedLines = () => d.logLines().filter((l) => l['msg'] === 'task history pruned').flatMap((l) => l['removed'] as string[]);
+      const pruned = await waitFor('the GC round\'s log line', async () => {
+        const p = prunedLines();
+        return p.length >= 3 ? p : null;
+      });
       assert.deepEqual(pruned, ['ancient', 'recent', 'run-1'], 'by age at start, then by count, oldest first');
     } finally {
       await d.stop();
