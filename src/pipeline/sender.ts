@@ -17,20 +17,28 @@ function sizeOf(it: SendItem): number {
   return Array.isArray(it) ? it.length : it.count;
 }
 
+/**
+ * One enqueued batch, shared by every lane it was queued in: the lanes count
+ * down as each is done with it (reported, failed, or dropped by its send
+ * buffer), and the last one settles it: the lossless enqueue resolves and a
+ * line batch's buffer is released.
+ */
+interface Entry {
+  item: SendItem;
+  lanes: number;
+  /** Lossless: resolves the enqueue of this batch. */
+  resolve: (() => void) | null;
+}
+
 interface Lane {
   name: string;
   reporter: Reporter;
   /** Queued batches, oldest first; `head` is how far the first one was consumed (record arrays only). */
-  queue: SendItem[];
+  queue: Entry[];
   head: number;
   queued: number;
   bufferDrops: number;
   sent: number;
-  /** Lossless: records enqueued into this lane, and records its reporter has finished with (reported or failed). */
-  enqueued: number;
-  finished: number;
-  /** Lossless: batches waiting to be finished with, in order: resolve once `finished` reaches `end`. */
-  waiters: { end: number; resolve: () => void }[];
   pumping: boolean;
   /** Resolvers waiting for this lane to empty. */
   idle: (() => void)[];
@@ -46,8 +54,6 @@ export interface SenderStats {
 
 export class Sender {
   private readonly lanes: Lane[];
-  /** Line batches with a release callback: how many lanes still hold each. */
-  private readonly holders = new Map<LineBatch, number>();
 
   constructor(
     reporters: { name: string; reporter: Reporter }[],
@@ -64,9 +70,6 @@ export class Sender {
       queued: 0,
       bufferDrops: 0,
       sent: 0,
-      enqueued: 0,
-      finished: 0,
-      waiters: [],
       pumping: false,
       idle: [],
     }));
@@ -75,84 +78,71 @@ export class Sender {
   /** Queues a batch for every reporter. Lossless: resolves once all reporters took this batch. */
   enqueue(batch: SendItem): Promise<void> | undefined {
     const n = sizeOf(batch);
-    const taken: Promise<void>[] = [];
-    if (!Array.isArray(batch) && batch.release !== undefined) {
-      if (this.lanes.length === 0) batch.release();
-      else this.holders.set(batch, this.lanes.length);
-    }
+    const entry: Entry = { item: batch, lanes: this.lanes.length, resolve: null };
+    // Lossless lanes are never trimmed: records leave them only through the pump.
+    const taken = this.lossless ? new Promise<void>((resolve) => (entry.resolve = resolve)) : undefined;
+    if (entry.lanes === 0) settle(entry);
     for (const lane of this.lanes) {
-      lane.queue.push(batch);
+      lane.queue.push(entry);
       lane.queued += n;
-      if (this.lossless) {
-        // Lossless lanes are never trimmed: records leave them only through the pump.
-        lane.enqueued += n;
-        const end = lane.enqueued;
-        taken.push(new Promise<void>((resolve) => lane.waiters.push({ end, resolve })));
-      } else this.trim(lane);
+      if (!this.lossless) this.trim(lane);
       if (!lane.pumping) void this.pump(lane);
     }
-    if (!this.lossless) return undefined;
-    return taken.length === 1 ? taken[0] : Promise.all(taken).then(() => undefined);
-  }
-
-  /** Counts `n` records of the lane as finished with, and resolves the batches that are all done. */
-  private finishRecords(lane: Lane, n: number): void {
-    lane.finished += n;
-    const w = lane.waiters;
-    let i = 0;
-    while (i < w.length && w[i]!.end <= lane.finished) w[i++]!.resolve();
-    if (i > 0) w.splice(0, i);
+    return taken;
   }
 
   /** Drop-head: the oldest records go first, since the newest are worth more. */
   private trim(lane: Lane): void {
     while (lane.queued > this.capacity) {
       const first = lane.queue[0]!;
-      if (!Array.isArray(first)) {
+      const item = first.item;
+      if (!Array.isArray(item)) {
         // A batch of lines cannot be cut: it goes whole (at most one batch more than the excess).
-        lane.queued -= first.count;
-        lane.bufferDrops += first.count;
+        lane.queued -= item.count;
+        lane.bufferDrops += item.count;
         lane.queue.shift();
         lane.head = 0;
-        this.laneDone(first);
+        laneDone(first);
         continue;
       }
       const excess = lane.queued - this.capacity;
-      const avail = first.length - lane.head;
+      const avail = item.length - lane.head;
       const n = Math.min(excess, avail);
       lane.head += n;
       lane.queued -= n;
       lane.bufferDrops += n;
-      if (lane.head >= first.length) {
+      if (lane.head >= item.length) {
         lane.queue.shift();
         lane.head = 0;
+        laneDone(first);
       }
     }
   }
 
-  private take(lane: Lane): SendItem {
+  /** The next batch to report (a record array may go in slices), and the entry it finishes, if it is its last part. */
+  private take(lane: Lane): { batch: SendItem; last: Entry | null } {
     const first = lane.queue[0]!;
-    if (!Array.isArray(first)) {
-      lane.queued -= first.count;
+    const item = first.item;
+    if (!Array.isArray(item)) {
+      lane.queued -= item.count;
       lane.queue.shift();
-      return first;
+      return { batch: item, last: first };
     }
-    const n = Math.min(this.batchSize, first.length - lane.head);
-    const out = lane.head === 0 && n === first.length ? first : first.slice(lane.head, lane.head + n);
+    const n = Math.min(this.batchSize, item.length - lane.head);
+    const batch = lane.head === 0 && n === item.length ? item : item.slice(lane.head, lane.head + n);
     lane.head += n;
     lane.queued -= n;
-    if (lane.head >= first.length) {
-      lane.queue.shift();
-      lane.head = 0;
-    }
-    return out;
+    if (lane.head < item.length) return { batch, last: null };
+    lane.queue.shift();
+    lane.head = 0;
+    return { batch, last: first };
   }
 
   private async pump(lane: Lane): Promise<void> {
     lane.pumping = true;
     try {
       while (lane.queued > 0) {
-        const batch = this.take(lane);
+        const { batch, last } = this.take(lane);
         try {
           if (Array.isArray(batch)) await lane.reporter.report(batch);
           else if (lane.reporter.reportLines) await lane.reporter.reportLines(batch.bytes, batch.count);
@@ -162,24 +152,12 @@ export class Sender {
           // Reporters count their own drops; an escaped error must not stop the lane.
           this.onError(lane.name, e as Error);
         }
-        if (!Array.isArray(batch)) this.laneDone(batch);
-        if (this.lossless) this.finishRecords(lane, sizeOf(batch));
+        if (last !== null) laneDone(last);
       }
     } finally {
       lane.pumping = false;
       const waiters = lane.idle.splice(0);
       for (const w of waiters) w();
-    }
-  }
-
-  /** One lane is done with a line batch (written, failed or dropped): the last one releases it. */
-  private laneDone(batch: LineBatch): void {
-    const left = this.holders.get(batch);
-    if (left === undefined) return;
-    if (left > 1) this.holders.set(batch, left - 1);
-    else {
-      this.holders.delete(batch);
-      batch.release!();
     }
   }
 
@@ -201,4 +179,15 @@ export class Sender {
       sent: l.sent,
     }));
   }
+}
+
+/** One lane is done with a batch: the last one settles it. */
+function laneDone(e: Entry): void {
+  if (--e.lanes === 0) settle(e);
+}
+
+/** Every lane is done with the batch: its enqueue resolves (lossless) and a line batch's memory may be reused. */
+function settle(e: Entry): void {
+  e.resolve?.();
+  if (!Array.isArray(e.item)) e.item.release?.();
 }
