@@ -3,7 +3,7 @@
 // DecodedPacket and says what it did (DecodeResult). Problems are counted by
 // reason: a frame whose network layer cannot be read is dropped; a packet
 // whose transport or tunnel header is damaged passes with what was decoded.
-import { IPPROTO, TunnelType, type DecodedPacket, type RawPacket } from '../core/packet.ts';
+import { frameEnd, IPPROTO, TunnelType, type DecodedPacket, type RawPacket } from '../core/packet.ts';
 import { DecodeResult, type DecoderConfig, type TunnelSwitches } from './api.ts';
 import { copyAddr, reasonOf, u16, u32 } from './bytes.ts';
 import { DecoderStats } from './decoder-stats.ts';
@@ -43,7 +43,7 @@ export class Decoder {
     out.reset();
     const b = raw.data;
     const start = raw.offset;
-    const end = raw.end < 0 ? b.length : raw.end;
+    const end = frameEnd(raw);
     out.tsSec = raw.tsSec;
     out.tsNsec = raw.tsNsec;
     out.capLen = end - start;

@@ -7,7 +7,7 @@
 // the record's fence (see push), padded to 8 bytes. A record never wraps: when it does not fit before the end,
 // the producer writes a WRAP marker and starts again at 0. One 8-byte gap is
 // always kept free so that read === write means empty.
-import type { RawPacket } from '../core/packet.ts';
+import { capturedLength, frameBytes, type RawPacket } from '../core/packet.ts';
 
 const CTRL_READ = 0;
 const CTRL_WRITE = 1;
@@ -63,9 +63,7 @@ export class FrameRingWriter {
    * from `fence` (worker at 2i, frame at 2i+1), is a list of them.
    */
   push(pkt: RawPacket, frameNo: number, barrierWorker = -1, barrierFrame = 0, fence: Float64Array | null = null, fenceCount = 0): boolean {
-    const from = pkt.offset;
-    const to = pkt.end < 0 ? pkt.data.length : pkt.end;
-    const len = to - from;
+    const len = capturedLength(pkt);
     const need = align8(HDR + len + 8 * fenceCount);
     const size = this.size;
     const read = Atomics.load(this.ctrl, CTRL_READ);
@@ -94,7 +92,7 @@ export class FrameRingWriter {
     v.setInt32(write + 28, barrierWorker, true);
     v.setUint32(write + 32, barrierFrame >>> 0, true);
     v.setUint32(write + 36, fenceCount, true);
-    this.bytes.set(from === 0 && to === pkt.data.length ? pkt.data : pkt.data.subarray(from, to), write + HDR);
+    this.bytes.set(frameBytes(pkt), write + HDR);
     for (let i = 0, f = write + HDR + len; i < fenceCount; i++, f += 8) {
       v.setInt32(f, fence![2 * i]!, true);
       v.setUint32(f + 4, fence![2 * i + 1]! >>> 0, true);

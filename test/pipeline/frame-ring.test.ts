@@ -4,6 +4,12 @@ import { Worker } from 'node:worker_threads';
 import { createFrameRing, FrameRingReader, FrameRingWriter, RECORD_HEADER_BYTES } from '../../src/pipeline/frame-ring.ts';
 import { capturedLength, frameBytes, newRawPacket } from '../../src/core/packet.ts';
 
+/** A ring, its writer and reader, and a packet to push through it. */
+function ringOf(size = 1 << 16) {
+  const ring = createFrameRing(size);
+  return { ring, w: new FrameRingWriter(ring), r: new FrameRingReader(ring), pkt: newRawPacket() };
+}
+
 function frame(i: number, len: number): Uint8Array {
   const b = new Uint8Array(len);
   for (let k = 0; k < len; k++) b[k] = (i + k) & 0xff;
@@ -11,10 +17,7 @@ function frame(i: number, len: number): Uint8Array {
 }
 
 test('frames come out in order with their metadata, across wrap-around', () => {
-  const ring = createFrameRing(1 << 16);
-  const w = new FrameRingWriter(ring);
-  const r = new FrameRingReader(ring);
-  const pkt = newRawPacket();
+  const { w, r, pkt } = ringOf();
   let next = 0;
   let got = 0;
   for (let round = 0; round < 50; round++) {
@@ -50,10 +53,7 @@ test('frames come out in order with their metadata, across wrap-around', () => {
 });
 
 test('a full ring refuses instead of overwriting, and finishing is signalled', () => {
-  const ring = createFrameRing(1 << 16);
-  const w = new FrameRingWriter(ring);
-  const r = new FrameRingReader(ring);
-  const pkt = newRawPacket();
+  const { w, r, pkt } = ringOf();
   pkt.data = frame(1, 1000);
   let n = 0;
   while (w.push(pkt, ++n));
@@ -114,10 +114,7 @@ test('a producer and a consumer on two threads pass every frame intact', async (
 
 test('a ring filled to its last byte from offset 0 refuses the record that would wrap the write index onto the unread start', () => {
   // Records of 256 bytes (40-byte header + 216-byte frame) fill a 64 KiB ring exactly: 256 of them.
-  const ring = createFrameRing(1 << 16);
-  const w = new FrameRingWriter(ring);
-  const r = new FrameRingReader(ring);
-  const pkt = newRawPacket();
+  const { w, r, pkt } = ringOf();
   let pushed = 0;
   for (let i = 1; i <= 300; i++) {
     pkt.data = frame(i, 256 - RECORD_HEADER_BYTES);
@@ -146,10 +143,7 @@ test('randomised pushes, stalls and partial drains: every accepted frame comes o
   let seed = 2026;
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
   for (const size of [1 << 16, (1 << 16) + 8 * 37]) {
-    const ring = createFrameRing(size);
-    const w = new FrameRingWriter(ring);
-    const r = new FrameRingReader(ring);
-    const pkt = newRawPacket();
+    const { w, r, pkt } = ringOf(size);
     const out = newRawPacket();
     let next = 1;
     let expect = 1;
